@@ -1,0 +1,4 @@
+import Demo.Basic
+import Demo.Algebra
+import Demo.Order
+import Demo.Lemmas

@@ -1,0 +1,11 @@
+/-! Small definitions the demo builds on. -/
+
+namespace Helper
+
+def double (n : Nat) : Nat := n + n
+
+theorem double_eq (n : Nat) : double n = 2 * n := by
+  unfold double
+  omega
+
+end Helper

@@ -1,0 +1,320 @@
+"""Where a package's modules live on disk, and which library owns each.
+
+Lake's rules: a library's modules are resolved under `pkg.dir / pkg.srcDir /
+lib.srcDir`; `isLocalModule` (a root prefix, or a glob match) decides which
+files belong to it; when several libraries claim a module, the last declared
+wins (`findSomeRev?`). Lake walks every folder below a glob or root; we skip
+hidden folders and the package's build and package folders, which hold no
+sources of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .config import GlobKind, LeanExe, LeanLib, PackageConfig
+from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .names import (
+    component_problem,
+    components,
+    escape_part,
+    is_prefix,
+    module_from_relpath,
+    module_relpath,
+    render,
+)
+from .source import StatKey, stat_key
+
+LEGACY_SKIPPED = ("build", "lake-packages", "lean_packages")
+
+
+def join(base: Path, rel: PurePosixPath) -> Path:
+    """Lake's `FilePath.join`: an absolute right side replaces the left."""
+    return Path(os.path.normpath(base / rel))
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryLayout:
+    lib: LeanLib
+    base: Path
+
+    def path_of(self, module: str) -> Path:
+        return self.base / module_relpath(module)
+
+
+@dataclass(frozen=True, slots=True)
+class ExeLayout:
+    exe: LeanExe
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    module: str
+    path: str
+    key: StatKey | None
+    """None when the walk was asked not to stat (a cold start reads every file anyway)."""
+    library: str | None
+    exe: str | None
+
+
+class PackageLayout:
+    """The module layout of one package, derived from its config alone (no file contents)."""
+
+    def __init__(self, name: str, folder: Path, config: PackageConfig) -> None:
+        self.name = name
+        self.dir = folder
+        self.config = config
+        src = join(folder, config.src_dir)
+        self.libs = tuple(LibraryLayout(lib, join(src, lib.src_dir)) for lib in config.libs)
+        self.exes = tuple(ExeLayout(exe, join(src, exe.src_dir) / module_relpath(exe.root)) for exe in config.exes)
+        packages = config.packages_dir or PurePosixPath(".lake/packages")
+        self.skipped = frozenset(
+            [join(folder, config.build_dir), join(folder, packages)] + [folder / n for n in LEGACY_SKIPPED]
+        )
+
+    def owner(self, module: str) -> LibraryLayout | None:
+        """The last-declared library whose `isLocalModule` holds."""
+        for layout in reversed(self.libs):
+            if layout.lib.is_local(module):
+                return layout
+        return None
+
+    def exe_of(self, module: str, path: str) -> ExeLayout | None:
+        for exe in self.exes:
+            if exe.exe.root == module and str(exe.path) == path:
+                return exe
+        return None
+
+    def modules_at(self, path: Path) -> list[tuple[str, str | None, str | None]]:
+        """(module, library, exe) for each module a `.lean` file at `path` would be, for incremental updates."""
+        out: list[tuple[str, str | None, str | None]] = []
+        for layout in self.libs:
+            try:
+                rel = path.relative_to(layout.base)
+            except ValueError:
+                continue
+            if any(p.startswith(".") for p in rel.parts[:-1]) or self._skipped(path):
+                continue
+            module = module_from_relpath(rel.parts)
+            if layout.lib.is_local(module) and self.owner(module) is layout:
+                out.append((module, layout.lib.name, None))
+        for exe in self.exes:
+            if exe.path == path and not any(m == exe.exe.root for m, _, _ in out):
+                out.append((exe.exe.root, None, exe.exe.name))
+        return out
+
+    def _skipped(self, path: Path) -> bool:
+        return any(path.is_relative_to(s) for s in self.skipped)
+
+    def walk(
+        self, only_roots: tuple[str, ...] | None = None, with_stat: bool = True
+    ) -> tuple[list[FoundFile], list[Diagnostic]]:
+        """Every module file of the package's libraries and executables, sorted by module."""
+        found: dict[tuple[str, str], FoundFile] = {}
+        notes: list[Diagnostic] = []
+        listing_cache: dict[Path, list[tuple[str, str, StatKey | None]]] = {}
+        for layout in self.libs:
+            lib = layout.lib
+            for rel_dir, walk, with_file in _walk_targets(lib):
+                if only_roots is not None and not any(_related(r, rel_dir) for r in only_roots):
+                    continue
+                folder = layout.base.joinpath(*rel_dir)
+                if walk and folder not in listing_cache:
+                    listing_cache[folder] = list(self._scan(folder, notes, with_stat)) if folder.is_dir() else []
+                listing = listing_cache[folder] if walk else []
+                base_name = render(rel_dir)
+                entries = [(f"{base_name}.{rel}", path, key) for rel, path, key in listing]
+                if with_file:
+                    single = layout.base.joinpath(*rel_dir[:-1], rel_dir[-1] + ".lean")
+                    try:
+                        single_key = stat_key(single.stat())
+                        entries.append((base_name, str(single), single_key if with_stat else None))
+                    except OSError:
+                        pass
+                for module, path, key in entries:
+                    if not lib.is_local(module):
+                        continue
+                    if only_roots is not None and not any(is_prefix(r, module) for r in only_roots):
+                        continue
+                    owner = self.owner(module)
+                    if owner is not layout:
+                        if owner is not None and owner.base != layout.base:
+                            notes.append(
+                                diagnostic(
+                                    Code.DUPLICATE_MODULE,
+                                    Severity.WARNING,
+                                    f"this file is module {module} of library {lib.name}, but library "
+                                    f"{owner.lib.name} (declared later) claims {module} and looks for it at "
+                                    f"{owner.path_of(module)}",
+                                    path,
+                                )
+                            )
+                        continue
+                    found.setdefault((module, path), FoundFile(module, path, key, lib.name, None))
+        for exe in self.exes:
+            module = exe.exe.root
+            if only_roots is not None and not any(is_prefix(r, module) for r in only_roots):
+                continue
+            try:
+                key = stat_key(exe.path.stat())
+            except OSError:
+                continue
+            if not any(m == module for m, _ in found):
+                found[(module, str(exe.path))] = FoundFile(module, str(exe.path), key, None, exe.exe.name)
+        return sorted(found.values(), key=lambda f: (f.module, f.path)), notes
+
+    def config_path_hint(self) -> str:
+        return str(self.dir / ("lakefile." + str(self.config.kind)))
+
+    def missing_roots(self, modules: set[str], only_roots: tuple[str, ...] | None) -> Iterator[Diagnostic]:
+        """Roots and globs naming modules that have no file (derived from the current module set)."""
+        for root in only_roots or ():
+            if not any(is_prefix(root, m) for m in modules):
+                yield diagnostic(
+                    Code.MISSING_MODULE_ROOT,
+                    Severity.ERROR,
+                    f"module root {root} (from --roots) has no module file in any library of {self.name}",
+                    self.config_path_hint(),
+                )
+        for exe in self.exes:
+            if exe.exe.root not in modules and only_roots is None:
+                yield diagnostic(
+                    Code.MISSING_MODULE_ROOT,
+                    Severity.WARNING,
+                    f"lean_exe {exe.exe.name}: its root {exe.exe.root} has no file at {exe.path}",
+                    self.config_path_hint(),
+                    exe.exe.line,
+                    0,
+                )
+        for layout in self.libs:
+            lib = layout.lib
+            if "legacy" in lib.dynamic_fields and not modules:
+                continue
+            for glob in lib.globs:
+                if only_roots is not None and not any(_related(r, components(glob.name)) for r in only_roots):
+                    continue
+                folder = layout.base.joinpath(*components(glob.name))
+                if glob.kind is GlobKind.SUBMODULES and not folder.is_dir():
+                    yield diagnostic(
+                        Code.MISSING_MODULE_ROOT,
+                        Severity.ERROR,
+                        f"lean_lib {lib.name}: glob {glob.render()} needs the folder {folder}, which does not exist",
+                        self.config_path_hint(),
+                        lib.line,
+                        0,
+                    )
+                elif glob.kind is not GlobKind.SUBMODULES and glob.name not in modules:
+                    yield diagnostic(
+                        Code.MISSING_MODULE_ROOT,
+                        Severity.WARNING,
+                        f"lean_lib {lib.name}: module {glob.name} (selected by glob {glob.render()}) "
+                        f"has no file at {layout.path_of(glob.name)}",
+                        self.config_path_hint(),
+                        lib.line,
+                        0,
+                    )
+
+    def _scan(self, top: Path, notes: list[Diagnostic], with_stat: bool) -> Iterator[tuple[str, str, StatKey | None]]:
+        """`.lean` files below `top` as (module name relative to `top`, path, stat key).
+
+        Follows symbolic links without looping; folder names are rendered and
+        checked once per folder, not once per file."""
+        st = top.stat()
+        stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [(str(top), "", frozenset({(st.st_dev, st.st_ino)}))]
+        while stack:
+            folder, prefix, ancestors = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError as e:
+                notes.append(diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot list folder: {e.strerror}", folder))
+                continue
+            for entry in entries:
+                name = entry.name
+                if not name.isascii() and not _utf8(name):
+                    notes.append(
+                        diagnostic(
+                            Code.INVALID_MODULE_NAME,
+                            Severity.WARNING,
+                            f"file name {os.fsencode(name)!r} is not UTF-8; Lean cannot name it as a module",
+                            folder,
+                        )
+                    )
+                    continue
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    continue
+                if is_dir:
+                    if name.startswith(".") or Path(entry.path) in self.skipped:
+                        continue
+                    try:
+                        dst = entry.stat()
+                    except OSError as e:
+                        notes.append(
+                            diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot enter: {e.strerror}", entry.path)
+                        )
+                        continue
+                    ident = (dst.st_dev, dst.st_ino)
+                    if ident in ancestors:
+                        notes.append(
+                            diagnostic(Code.IO_ERROR, Severity.INFO, "symbolic link loop; not followed", entry.path)
+                        )
+                        continue
+                    part = escape_part(name)
+                    stack.append((entry.path, f"{prefix}.{part}" if prefix else part, ancestors | {ident}))
+                elif name.endswith(".lean"):
+                    key = None
+                    if with_stat:
+                        try:
+                            key = stat_key(entry.stat())
+                        except OSError as e:
+                            notes.append(
+                                diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot stat: {e.strerror}", entry.path)
+                            )
+                            continue
+                    part = escape_part(name[: -len(".lean")])
+                    yield (f"{prefix}.{part}" if prefix else part), entry.path, key
+
+
+def _walk_targets(lib: LeanLib) -> list[tuple[tuple[str, ...], bool, bool]]:
+    """(relative component path, walk the folder?, count the `X.lean` beside it?) per root and glob."""
+    targets: dict[tuple[str, ...], tuple[bool, bool]] = {}
+    for root in lib.roots:
+        targets[components(root)] = (True, True)
+    for glob in lib.globs:
+        parts = components(glob.name)
+        walk, single = targets.get(parts, (False, False))
+        targets[parts] = (walk or glob.kind is not GlobKind.ONE, single or glob.kind is not GlobKind.SUBMODULES)
+    return sorted((parts, walk, single) for parts, (walk, single) in targets.items())
+
+
+def _related(root: str, parts: tuple[str, ...]) -> bool:
+    """Does a `--roots` entry overlap the module tree at `parts`?"""
+    r = components(root)
+    n = min(len(r), len(parts))
+    return r[:n] == parts[:n]
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def name_diagnostics(module: str, shown: str) -> list[Diagnostic]:
+    """Warn about module names Lake accepts but that are awkward or impossible to import."""
+    out = []
+    for part in components(module):
+        problem = component_problem(part)
+        if problem is not None:
+            quiet = "`«»`" in problem
+            severity = Severity.INFO if quiet else Severity.WARNING
+            message = f"module {module}: `{part}` has {problem}"
+            out.append(diagnostic(Code.INVALID_MODULE_NAME, severity, message, shown))
+    return out

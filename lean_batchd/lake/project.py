@@ -1,0 +1,553 @@
+"""The Lake project model: every module, its header, resolution, digests, kept current.
+
+`discover` builds it; `update(paths)` applies file changes in time proportional
+to the change (the watcher's path); `rescan()` finds changes itself using the
+stat cache (after a watcher overflow). Both return a `ModelChange`, and both
+leave the model equal to what a fresh discovery would build.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .config import LeanLib
+from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .fingerprint import ProjectFingerprint, SourceSetDigest
+from .graph import Module, ModuleGraph, Resolution, ResolutionKind
+from .layout import PackageLayout, name_diagnostics
+from .names import CORE_ROOTS, components, is_prefix
+from .root import LakeRoot, RootSearch, find_lake_root
+from .source import SourceFile, StatCache, read_source, stat_key
+from .workspace import Workspace, WorkspaceOptions, config_digest, load_workspace
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectOptions:
+    only_roots: tuple[str, ...] | None = None
+    """`--roots`: discover only the modules under these module roots."""
+    workspace: WorkspaceOptions = field(default_factory=WorkspaceOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    header_changed: tuple[str, ...] = ()
+    body_changed: tuple[str, ...] = ()
+    config_changed: bool = False
+    """The lakefile, manifest or toolchain changed, so libraries were re-evaluated."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.header_changed or self.body_changed or self.config_changed)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "header_changed": list(self.header_changed),
+            "body_changed": list(self.body_changed),
+            "config_changed": self.config_changed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryModules:
+    library: LeanLib
+    base: str
+    selected: tuple[str, ...]
+    """Modules its globs select."""
+    built: tuple[str, ...]
+    """What `lake build` of the library builds: the selected modules and their local imports."""
+    orphans: tuple[str, ...]
+    """Files under its roots that nothing selects or imports (Lake never builds them)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    name: str
+    package: str
+    library: str | None
+    exe: str | None
+    source: SourceFile
+
+
+def discover(
+    path: Path | str, options: ProjectOptions = ProjectOptions(), cache: StatCache | None = None
+) -> LakeProject | RootSearch:
+    """The project `path` belongs to, or the failed search (with a `missing-lake-root` diagnostic)."""
+    search = find_lake_root(Path(path))
+    if search.found is None:
+        return search
+    return LakeProject(search.found, options, cache, search.diagnostics)
+
+
+class LakeProject:
+    def __init__(
+        self,
+        root: LakeRoot,
+        options: ProjectOptions = ProjectOptions(),
+        cache: StatCache | None = None,
+        search_notes: tuple[Diagnostic, ...] = (),
+    ) -> None:
+        self.root = root
+        self.options = options
+        self.cache = cache if cache is not None else StatCache()
+        self._search_notes = search_notes
+        self._build()
+
+    # -- building -----------------------------------------------------------
+
+    def _build(self) -> None:
+        with _gc_paused():
+            self._build_model()
+
+    def _build_model(self) -> None:
+        self.workspace: Workspace = load_workspace(self.root, self.options.workspace)
+        self.layout: PackageLayout = self.workspace.layout
+        self._search_order = (self.layout, *reversed(self.workspace.dependencies))
+        self.graph = ModuleGraph(core_salt=self.workspace.toolchain.identity)
+        self._walked: set[str] = set()
+        self._by_path: dict[str, set[str]] = {}
+        self._local = SourceSetDigest()
+        self._reached = SourceSetDigest()
+        self._journal: dict[str, Module | None] | None = None
+        self._libraries: list[LibraryModules] | None = None
+        self._read_notes: dict[str, Diagnostic] = {}
+        warm = len(self.cache) > 0
+        found, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm)
+        pending: list[_Pending] = []
+        if warm:
+            sources = [self.cache.load(f.path, f.key, self.display(f.path)) for f in found]
+        else:
+            sources = self.cache.load_many([(f.path, self.display(f.path)) for f in found])
+        for f, source in zip(found, sources, strict=True):
+            if isinstance(source, Diagnostic):
+                self._read_notes[f.path] = source
+                continue
+            self._walked.add(f.module)
+            pending.append(_Pending(f.module, self.layout.name, f.library, f.exe, source))
+        self._drain(pending)
+
+    def _drain(self, pending: list[_Pending]) -> None:
+        """Resolve and insert queued modules; resolving may queue dependency modules.
+
+        A name resolves the same way throughout one drain, so answers are memoised:
+        Mathlib has 35,000 imports of 8,500 modules."""
+        queued = {p.name: p for p in pending}
+        memo: dict[str, Resolution] = {}
+        while pending:
+            item = pending.pop()
+            resolutions = []
+            for imp in item.source.header.imports:
+                r = memo.get(imp.module)
+                if r is None:
+                    r = memo[imp.module] = self._resolve(imp.module, pending, queued)
+                resolutions.append(r)
+            self._put(Module(item.name, item.package, item.library, item.exe, item.source, tuple(resolutions)))
+            queued.pop(item.name, None)
+
+    def _resolve(self, name: str, pending: list[_Pending], queued: dict[str, _Pending]) -> Resolution:
+        known = self.graph.get(name)
+        meta = queued.get(name)
+        if known is not None or meta is not None:
+            package, library, source = (
+                (known.package, known.library, known.source)
+                if known is not None
+                else (meta.package, meta.library, meta.source)  # type: ignore[union-attr]
+            )
+            kind = ResolutionKind.LOCAL if package == self.layout.name else ResolutionKind.PACKAGE
+            return Resolution(kind, package, library, source.shown)
+        for package in self._search_order:
+            owner = package.owner(name)
+            if owner is None:
+                continue
+            path = str(owner.path_of(name))
+            is_root = package is self.layout
+            if not (is_root and self.options.only_roots is None):
+                try:
+                    key = stat_key(os.stat(path))
+                except OSError:
+                    key = None
+                if key is not None:
+                    source = self.cache.load(path, key, self.display(path))
+                    if isinstance(source, SourceFile):
+                        item = _Pending(name, package.name, owner.lib.name, None, source)
+                        pending.append(item)
+                        queued[name] = item
+                        kind = ResolutionKind.LOCAL if is_root else ResolutionKind.PACKAGE
+                        return Resolution(kind, package.name, owner.lib.name, self.display(path))
+            return Resolution(
+                ResolutionKind.UNRESOLVED,
+                package.name,
+                owner.lib.name,
+                self.display(path),
+                f"library {owner.lib.name} of package {package.name} claims it, "
+                f"but there is no file at {self.display(path)}",
+            )
+        if components(name)[0] in CORE_ROOTS:
+            return Resolution(ResolutionKind.CORE, package="lean4")
+        reason = "no library of this package or of its dependencies claims it"
+        if self.workspace.missing:
+            reason += f" (packages not on disk: {', '.join(self.workspace.missing)})"
+        return Resolution(ResolutionKind.UNRESOLVED, reason=reason)
+
+    def _put(self, module: Module) -> None:
+        name = module.name
+        old = self.graph.get(name)
+        if self._journal is not None:
+            self._journal.setdefault(name, old)
+        if old is not None:
+            self._account(old, remove=True)
+        self.graph.put(module)
+        self._account(module, remove=False)
+        self._libraries = None
+
+    def _remove(self, name: str) -> None:
+        old = self.graph.get(name)
+        if old is None:
+            return
+        if self._journal is not None:
+            self._journal.setdefault(name, old)
+        self._account(old, remove=True)
+        self.graph.remove(name)
+        self._walked.discard(name)
+        self._libraries = None
+
+    def _account(self, module: Module, remove: bool) -> None:
+        digest = self._local if module.name in self._walked else self._reached
+        shown = module.source.shown
+        if remove:
+            digest.remove(module.name, shown, module.digest)
+            names = self._by_path.get(module.path)
+            if names is not None:
+                names.discard(module.name)
+                if not names:
+                    del self._by_path[module.path]
+        else:
+            digest.add(module.name, shown, module.digest)
+            self._by_path.setdefault(module.path, set()).add(module.name)
+
+    # -- changes ------------------------------------------------------------
+
+    def update(self, paths: Iterable[Path | str]) -> ModelChange:
+        """Apply changes at `paths` (files or folders, created, edited or deleted)."""
+        absolute = [os.path.abspath(p) for p in paths]
+        if any(p in self.workspace.config_files for p in absolute):
+            return self._reload()
+        files: set[str] = set()
+        for p in absolute:
+            if os.path.isdir(p):
+                files.update(self._lean_files_under(p))
+            elif p.endswith(".lean") or p in self._by_path:
+                files.add(p)
+            if not p.endswith(".lean"):
+                prefix = p.rstrip(os.sep) + os.sep
+                files.update(q for q in self._by_path if q.startswith(prefix))
+        return self._apply(files)
+
+    def _lean_files_under(self, folder: str) -> list[str]:
+        out: list[str] = []
+        for parent, dirs, names in os.walk(folder, followlinks=True):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            out.extend(os.path.join(parent, n) for n in names if n.endswith(".lean"))
+        return out
+
+    def _apply(self, files: Iterable[str]) -> ModelChange:
+        with _gc_paused():
+            return self._apply_files(files)
+
+    def _apply_files(self, files: Iterable[str]) -> ModelChange:
+        self._journal = {}
+        pending: list[_Pending] = []
+        appeared: set[str] = set()
+        for path in sorted(files):
+            self._apply_file(path, pending, appeared)
+        self._drain(pending)
+        self._settle(appeared)
+        journal, self._journal = self._journal, None
+        return _change(journal, self.graph)
+
+    def _apply_file(self, path: str, pending: list[_Pending], appeared: set[str]) -> None:
+        exists = os.path.isfile(path)
+        old = {n: self.graph.modules[n] for n in self._by_path.get(path, ())}
+        entries = self._local_entries(Path(path)) if exists else []
+        source: SourceFile | None = None
+        if exists and (entries or old or self._wanted_dependency(Path(path))):
+            fresh = read_source(path, self.display(path))
+            if isinstance(fresh, Diagnostic):
+                self._read_notes[path] = fresh
+                exists, entries = False, []
+            else:
+                self._read_notes.pop(path, None)
+                self.cache.put(fresh)
+                source = fresh
+        if not exists:
+            self.cache.drop(path)
+        keep = {name for name, _, _ in entries}
+        for name, module in old.items():
+            if name in keep:
+                continue
+            if (module.package != self.layout.name or name not in self._walked) and source is not None:
+                pending.append(_Pending(name, module.package, module.library, module.exe, source))
+                continue
+            self._remove(name)
+        for name, library, exe in entries:
+            assert source is not None
+            if name not in self.graph:
+                appeared.add(name)
+            self._walked.add(name)
+            pending.append(_Pending(name, self.layout.name, library, exe, source))
+        if source is not None and not entries and not old:
+            for name, package, library in self._dependency_entries(Path(path)):
+                appeared.add(name)
+                pending.append(_Pending(name, package, library, None, source))
+
+    def _local_entries(self, path: Path) -> list[tuple[str, str | None, str | None]]:
+        entries = self.layout.modules_at(path)
+        roots = self.options.only_roots
+        if roots is not None:
+            entries = [e for e in entries if any(is_prefix(r, e[0]) for r in roots)]
+        return entries
+
+    def _dependency_entries(self, path: Path) -> list[tuple[str, str, str]]:
+        """A new file in a dependency matters only when something already imports its module."""
+        out = []
+        for package in self._search_order[1:]:
+            for name, library, _ in package.modules_at(path):
+                if name not in self.graph and self.graph.importers(name) and library is not None:
+                    out.append((name, package.name, library))
+        return out
+
+    def _wanted_dependency(self, path: Path) -> bool:
+        return bool(self._dependency_entries(path))
+
+    def _settle(self, appeared: set[str]) -> None:
+        """Re-resolve importers of modules that came or went; drop dependency modules nothing reaches."""
+        assert self._journal is not None
+        while True:
+            touched = {n for n, old in self._journal.items() if (old is None) != (n not in self.graph)} | appeared
+            appeared = set()
+            pending: list[_Pending] = []
+            for name in sorted(touched):
+                for importer in sorted(self.graph.importers(name)):
+                    module = self.graph.modules.get(importer)
+                    if module is None:
+                        continue
+                    queued: dict[str, _Pending] = {}
+                    resolutions = tuple(self._resolve(i.module, pending, queued) for i in module.imports)
+                    if resolutions != module.resolutions:
+                        self._put(
+                            Module(module.name, module.package, module.library, module.exe, module.source, resolutions)
+                        )
+                        self._journal[importer] = self._journal.get(importer, module)
+            self._drain(pending)
+            dropped = self._collect_garbage()
+            if not pending and not dropped:
+                return
+
+    def _collect_garbage(self) -> bool:
+        """Drop dependency modules no local module reaches any more (a fresh discovery
+        would never load them). A reverse walk over importers stops at the first
+        local module, so the usual case costs one step; only an orphaned group is
+        walked in full, and then removed whole (cycles included)."""
+        assert self._journal is not None
+        candidates = {n for n in self._journal if n not in self._walked}
+        candidates |= {e for old in self._journal.values() if old is not None for e in old.edges}
+        dropped = False
+        while candidates:
+            name = min(candidates)
+            candidates.discard(name)
+            if name not in self.graph or name in self._walked:
+                continue
+            orphaned = self._unreached_group(name)
+            for gone in sorted(orphaned):
+                module = self.graph.get(gone)
+                if module is not None:
+                    self._remove(gone)
+                    candidates |= set(module.edges) - orphaned
+                    dropped = True
+        return dropped
+
+    def _unreached_group(self, name: str) -> set[str]:
+        """Everything that imports `name`, transitively, if no local module is among it; else nothing."""
+        seen = {name}
+        stack = [name]
+        while stack:
+            for importer in self.graph.importers(stack.pop()):
+                if importer in seen or importer not in self.graph:
+                    continue
+                if importer in self._walked:
+                    return set()
+                seen.add(importer)
+                stack.append(importer)
+        return seen
+
+    def _reload(self) -> ModelChange:
+        before = dict(self.graph.modules)
+        self._build()
+        journal: dict[str, Module | None] = {n: before.get(n) for n in set(before) | set(self.graph.modules)}
+        change = _change(journal, self.graph)
+        return ModelChange(change.added, change.removed, change.header_changed, change.body_changed, True)
+
+    def rescan(self) -> ModelChange:
+        """Find and apply every change since the last look (stat cache; re-reads only what changed)."""
+        if config_digest(self.workspace.config_files) != self.workspace.config_digest:
+            return self._reload()
+        found, self._walk_notes = self.layout.walk(self.options.only_roots)
+        changed: set[str] = set()
+        seen: set[str] = set()
+        for f in found:
+            seen.add(f.path)
+            if f.module not in self.graph or f.key is None or self.cache.get(f.path, f.key) is None:
+                changed.add(f.path)
+        for path, names in self._by_path.items():
+            if path in seen:
+                continue
+            if any(n in self._walked for n in names):
+                changed.add(path)
+                continue
+            try:
+                key = stat_key(os.stat(path))
+            except OSError:
+                changed.add(path)
+                continue
+            if self.cache.get(path, key) is None:
+                changed.add(path)
+        changed |= set(self._read_notes)
+        if not changed:
+            return ModelChange()
+        return self._apply(changed)
+
+    # -- queries ------------------------------------------------------------
+
+    def display(self, path: str) -> str:
+        """Paths as users see them: relative to the project root when inside it."""
+        root = str(self.root.root)
+        if path == root:
+            return "."
+        if path.startswith(root + os.sep):
+            return path[len(root) + 1 :]
+        return path
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
+
+    def local_modules(self) -> list[Module]:
+        return [self.graph.modules[n] for n in sorted(self._walked) if n in self.graph]
+
+    def is_local(self, name: str) -> bool:
+        return name in self._walked
+
+    def modules_at(self, path: Path | str) -> list[Module]:
+        return [self.graph.modules[n] for n in sorted(self._by_path.get(os.path.abspath(path), ()))]
+
+    def libraries(self) -> list[LibraryModules]:
+        if self._libraries is None:
+            self._libraries = [self._library(layout) for layout in self.layout.libs]
+        return self._libraries
+
+    def _library(self, layout: object) -> LibraryModules:
+        from .layout import LibraryLayout
+
+        assert isinstance(layout, LibraryLayout)
+        lib = layout.lib
+        own = sorted(n for n in self._walked if n in self.graph and self.graph.modules[n].library == lib.name)
+        selected = [n for n in own if any(g.matches(n) for g in lib.globs)]
+        built: set[str] = set()
+        stack = list(selected)
+        while stack:
+            m = stack.pop()
+            if m in built:
+                continue
+            built.add(m)
+            stack.extend(e for e in self.graph.edges(m) if lib.is_local(e) and e not in built)
+        orphans = [n for n in own if n not in built]
+        return LibraryModules(
+            lib, self.display(str(layout.base)), tuple(selected), tuple(sorted(built)), tuple(orphans)
+        )
+
+    def fingerprint(self) -> ProjectFingerprint:
+        local = self.local_modules()
+        return ProjectFingerprint(
+            toolchain=self.workspace.toolchain.identity,
+            lakefile_digest=self.workspace.lakefile_digest,
+            manifest_digest=self.workspace.manifest_digest,
+            source_count=self._local.count,
+            source_max_mtime_ns=max((m.source.mtime_ns for m in local), default=0),
+            source_digest=self._local.hexdigest(),
+            dependency_digest=self._reached.hexdigest(),
+        )
+
+    def diagnostics(self) -> list[Diagnostic]:
+        out = list(self._search_notes) + list(self.workspace.diagnostics) + list(self._walk_notes)
+        out.extend(self._read_notes.values())
+        out.extend(self.layout.missing_roots(self._walked, self.options.only_roots))
+        all_present = not self.workspace.missing
+        for module in self.local_modules():
+            out.extend(name_diagnostics(module.name, module.source.shown))
+            out.extend(module.header.diagnostics)
+            for imp, res in zip(module.imports, module.resolutions, strict=True):
+                if res.kind is ResolutionKind.UNRESOLVED:
+                    at = module.header.position(imp)
+                    out.append(
+                        diagnostic(
+                            Code.UNRESOLVED_IMPORT,
+                            Severity.ERROR if all_present else Severity.WARNING,
+                            f"cannot resolve import {imp.module}: {res.reason}",
+                            module.source.shown,
+                            at.line,
+                            at.column,
+                        )
+                    )
+        for cycle in self.graph.cycles():
+            first = self.graph.modules[cycle[0]]
+            target = cycle[1] if len(cycle) > 1 else cycle[0]
+            place = next((first.header.position(i) for i in first.imports if i.module == target), None)
+            out.append(
+                diagnostic(
+                    Code.IMPORT_CYCLE,
+                    Severity.ERROR,
+                    "import cycle: " + " → ".join((*cycle, cycle[0])),
+                    first.source.shown,
+                    place.line if place else None,
+                    place.column if place else None,
+                )
+            )
+        shown = {replace(d, path=self.display(d.path)) if d.path else d for d in out}
+        return sorted(shown, key=lambda d: (d.path or "", d.line or 0, d.column or 0, d.code, d.message))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building allocates ~100,000 acyclic objects at Mathlib scale; the cyclic collector
+    would scan them repeatedly for nothing (20% of a cold discovery, measured)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _change(journal: dict[str, Module | None], graph: ModuleGraph) -> ModelChange:
+    added, removed, header, body = [], [], [], []
+    for name in sorted(journal):
+        old, new = journal[name], graph.get(name)
+        if old is None and new is not None:
+            added.append(name)
+        elif old is not None and new is None:
+            removed.append(name)
+        elif old is not None and new is not None:
+            if old.header_digest != new.header_digest or old.resolutions != new.resolutions:
+                header.append(name)
+            elif old.digest != new.digest or old.path != new.path:
+                body.append(name)
+    return ModelChange(tuple(added), tuple(removed), tuple(header), tuple(body))

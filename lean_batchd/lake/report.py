@@ -1,0 +1,134 @@
+"""The project model as the `discover` command shows it: one JSON document, or a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diagnostics import Diagnostic, Severity
+from .graph import Module
+from .header import Position
+from .project import LakeProject
+
+
+def _place(p: Position) -> dict[str, int]:
+    return {"line": p.line, "column": p.column}
+
+
+def module_json(project: LakeProject, module: Module) -> dict[str, Any]:
+    header = module.header
+    return {
+        "name": module.name,
+        "path": project.display(module.path),
+        "package": module.package,
+        "library": module.library,
+        "exe": module.exe,
+        "is_module": header.is_module,
+        "prelude": header.prelude,
+        "imports": [
+            {**imp.to_json(), **_place(header.position(imp)), "resolution": res.to_json()}
+            for imp, res in zip(module.imports, module.resolutions, strict=True)
+        ],
+        "header_end": header.end.to_json(),
+        "body_start": header.body_start.to_json(),
+        "digest": module.digest,
+        "header_digest": module.header_digest,
+        "closure_digest": project.graph.closure_digest(module.name),
+    }
+
+
+def project_json(project: LakeProject) -> dict[str, Any]:
+    ws = project.workspace
+    config = ws.config
+    return {
+        "project_root": str(project.root.root),
+        "lakefile": project.display(str(project.root.lakefile)),
+        "lakefile_kind": str(project.root.kind),
+        "package": {
+            "name": config.name,
+            "src_dir": str(config.src_dir),
+            "build_dir": str(config.build_dir),
+            "packages_dir": str(ws.packages_dir),
+            "default_targets": list(config.default_targets),
+            "legacy": config.legacy,
+        },
+        "toolchain": ws.toolchain.to_json(),
+        "libraries": [
+            {
+                "name": lib.library.name,
+                "src_dir": lib.base,
+                "roots": list(lib.library.roots),
+                "globs": [g.render() for g in lib.library.globs],
+                "lib_name": lib.library.lib_name,
+                "default_target": lib.library.default_target,
+                "dynamic_fields": list(lib.library.dynamic_fields),
+                "modules": list(lib.built),
+                "selected": list(lib.selected),
+                "orphans": list(lib.orphans),
+            }
+            for lib in project.libraries()
+        ],
+        "executables": [
+            {
+                "name": exe.exe.name,
+                "root": exe.exe.root,
+                "exe_name": exe.exe.exe_name,
+                "path": project.display(str(exe.path)),
+                "default_target": exe.exe.default_target,
+            }
+            for exe in project.layout.exes
+        ],
+        "requires": [r.to_json() for r in config.requires],
+        "packages": [
+            {
+                **entry.to_json(),
+                "present": entry.name not in ws.missing,
+                "location": project.display(str(entry.location(project.root.root, ws.packages_dir))),
+            }
+            for entry in (ws.manifest.packages if ws.manifest else ())
+        ],
+        "modules": [module_json(project, m) for m in project.local_modules()],
+        "dependency_modules": len(project.graph) - len(project.local_modules()),
+        "fingerprint": project.fingerprint().to_json(),
+        "diagnostics": [d.to_json() for d in project.diagnostics()],
+    }
+
+
+def severity_counts(diagnostics: list[Diagnostic]) -> str:
+    counts = {s: sum(1 for d in diagnostics if d.severity is s) for s in Severity}
+    return ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n) or "none"
+
+
+def project_summary(project: LakeProject, limit: int = 20) -> str:
+    ws = project.workspace
+    local = project.local_modules()
+    lines = [
+        f"Lake project {project.name} at {project.root.root} ({project.display(str(project.root.lakefile))})",
+        f"toolchain: {ws.toolchain.spec or '(no lean-toolchain)'} [{ws.toolchain.kind}]"
+        + (f", {ws.toolchain.lean_version}" if ws.toolchain.lean_version else ""),
+        "libraries:",
+    ]
+    for lib in project.libraries():
+        globs = ", ".join(g.render() for g in lib.library.globs)
+        flag = " (dynamic: " + ", ".join(lib.library.dynamic_fields) + ")" if lib.library.dynamic_fields else ""
+        lines.append(
+            f"  {lib.library.name:<24} {len(lib.built):>6} built, {len(lib.selected)} selected, "
+            f"{len(lib.orphans)} orphans  [src {lib.base}; globs {globs}]{flag}"
+        )
+    for exe in project.layout.exes:
+        lines.append(f"  exe {exe.exe.name:<20} root {exe.exe.root} ({project.display(str(exe.path))})")
+    if ws.manifest is not None:
+        shown = ", ".join(f"{p.name}{'' if p.name not in ws.missing else ' (missing)'}" for p in ws.manifest.packages)
+        lines.append(f"packages: {shown or 'none'}")
+    import_sets = {m.header.normalized() for m in local}
+    lines.append(
+        f"modules: {len(local)} local, {len(project.graph) - len(local)} from packages; "
+        f"{sum(len(m.imports) for m in local)} imports; {len(import_sets)} distinct import sets"
+    )
+    lines.append(f"fingerprint: {project.fingerprint().digest[:16]}")
+    diagnostics = project.diagnostics()
+    lines.append(f"diagnostics: {severity_counts(diagnostics)}")
+    ranked = sorted(diagnostics, key=lambda d: ["error", "warning", "info"].index(d.severity))
+    lines.extend("  " + d.render() for d in ranked[:limit])
+    if len(diagnostics) > limit:
+        lines.append(f"  … {len(diagnostics) - limit} more (use --json for all)")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Finding the Lake project a path belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ConfigKind
+from .diagnostics import Code, Diagnostic, Severity, diagnostic
+
+LAKEFILE_LEAN = "lakefile.lean"
+LAKEFILE_TOML = "lakefile.toml"
+LEGACY_CONFIGS = ("leanpkg.toml", "package.lean")
+
+
+@dataclass(frozen=True, slots=True)
+class LakeRoot:
+    root: Path
+    lakefile: Path
+    kind: ConfigKind
+
+
+@dataclass(frozen=True, slots=True)
+class RootSearch:
+    found: LakeRoot | None
+    searched: tuple[Path, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def lakefile_in(folder: Path) -> LakeRoot | None:
+    """The lakefile Lake would load in `folder`: `lakefile.lean` first, as `resolveConfigFile` does
+    (the workspace reports when both exist)."""
+    lean, toml = folder / LAKEFILE_LEAN, folder / LAKEFILE_TOML
+    if lean.is_file():
+        return LakeRoot(folder, lean, ConfigKind.LEAN)
+    if toml.is_file():
+        return LakeRoot(folder, toml, ConfigKind.TOML)
+    return None
+
+
+def find_lake_root(path: Path) -> RootSearch:
+    """The nearest folder at or above `path` with a lakefile (or its `lean/` subfolder, the
+    layout of projects that keep Lean code beside other code)."""
+    start = path.expanduser().resolve()
+    if not start.is_dir():
+        start = start.parent
+    searched: list[Path] = []
+    notes: list[Diagnostic] = []
+    candidates = [start, start / "lean", *start.parents]
+    for folder in candidates:
+        if not folder.is_dir():
+            continue
+        searched.append(folder)
+        found = lakefile_in(folder)
+        if found is not None:
+            return RootSearch(found, tuple(searched), tuple(notes))
+        for legacy in LEGACY_CONFIGS:
+            if (folder / legacy).is_file():
+                notes.append(
+                    diagnostic(
+                        Code.LEGACY_CONFIG,
+                        Severity.WARNING,
+                        f"{legacy} is a pre-Lake configuration; lean-batchd does not read it "
+                        "(convert the project with a current Lake)",
+                        folder / legacy,
+                    )
+                )
+    notes.append(
+        diagnostic(
+            Code.MISSING_LAKE_ROOT,
+            Severity.ERROR,
+            f"no lakefile.lean or lakefile.toml at or above {start} "
+            f"(looked in {len(searched)} folders, up to {searched[-1] if searched else start})",
+            start,
+        )
+    )
+    return RootSearch(None, tuple(searched), tuple(notes))

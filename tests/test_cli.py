@@ -1,0 +1,81 @@
+"""The command line contract: `discover` output, exit codes, `python -m lean_batchd`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DEMO
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lean_batchd", *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
+    )
+
+
+def test_discover_json_contract() -> None:
+    done = run("discover", str(DEMO), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["project_root"] == str(DEMO.resolve()) and doc["lakefile"] == "lakefile.toml"
+    assert doc["toolchain"]["kind"] == "release" and doc["toolchain"]["version"] == "4.24.0"
+    libs = {lib["name"]: lib for lib in doc["libraries"]}
+    assert set(libs) == {"Demo", "DemoTest"}
+    assert libs["Demo"]["src_dir"] == "src" and libs["Demo"]["orphans"] == ["Demo.Scratch"]
+    assert libs["DemoTest"]["globs"] == ["DemoTest.+"] and libs["DemoTest"]["roots"] == ["DemoTest"]
+    for key in ("name", "src_dir", "roots", "globs", "modules", "orphans"):
+        assert key in libs["Demo"]
+    modules = {m["name"]: m for m in doc["modules"]}
+    algebra = modules["Demo.Algebra"]
+    assert algebra["path"] == "src/Demo/Algebra.lean" and algebra["library"] == "Demo"
+    assert algebra["imports"][0] == {
+        "module": "Demo.Basic", "public": True, "meta": False, "all": False, "line": 3, "column": 14,
+        "resolution": {"kind": "local", "package": "demo", "library": "Demo", "path": "src/Demo/Basic.lean"},
+    }  # fmt: skip
+    assert algebra["imports"][1]["resolution"] == {"kind": "core", "package": "lean4"}
+    assert algebra["header_end"] == {"line": 4, "column": 23, "offset": 56}
+    assert len(algebra["digest"]) == 64 and len(algebra["closure_digest"]) == 64
+    fingerprint = doc["fingerprint"]
+    for key in (
+        "toolchain",
+        "lakefile_digest",
+        "manifest_digest",
+        "source_count",
+        "source_max_mtime_ns",
+        "source_digest",
+    ):
+        assert key in fingerprint
+    assert fingerprint["source_count"] == 10
+    assert doc["diagnostics"] == []
+
+
+def test_discover_summary_and_module_entry() -> None:
+    done = run("discover", str(DEMO / "src" / "Demo" / "Order.lean"))
+    assert done.returncode == 0
+    assert "Lake project demo" in done.stdout and "Demo.Scratch" not in done.stdout
+    assert "1 orphans" in done.stdout and "diagnostics: none" in done.stdout
+
+
+def test_discover_roots() -> None:
+    doc = json.loads(run("discover", str(DEMO), "--roots", "DemoTest", "--json").stdout)
+    assert [m["name"] for m in doc["modules"]] == ["DemoTest.Algebra", "DemoTest.Lemmas", "DemoTest.Order"]
+    doc = json.loads(run("discover", str(DEMO), "--roots", "Nope", "--json").stdout)
+    assert [d["code"] for d in doc["diagnostics"]] == ["missing-module-root"]
+
+
+def test_no_project_exits_2_and_says_where_it_looked(tmp_path: Path) -> None:
+    done = run("discover", str(tmp_path))
+    assert done.returncode == 2
+    assert "missing-lake-root" in done.stderr and str(tmp_path) in done.stderr
+
+
+def test_console_script_matches_module() -> None:
+    script = Path(sys.executable).with_name("lean-batchd")
+    done = subprocess.run([str(script), "discover", str(DEMO), "--json"], capture_output=True, text=True, check=False)
+    assert (
+        done.returncode == 0
+        and json.loads(done.stdout)["modules"] == json.loads(run("discover", str(DEMO), "--json").stdout)["modules"]
+    )
