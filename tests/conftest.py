@@ -7,10 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from lean_batchd.lake import LakeProject, discover
+from lean_batchd.testing.mathlib_tree import GeneratedTree, generate
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 
 Tree = Callable[[dict[str, str]], Path]
+
+
+@pytest.fixture(scope="session")
+def mathlib(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedTree, LakeProject]:
+    """The Mathlib-scale tree (small filler bodies) and its discovered model, shared by all tests."""
+    tree = generate(tmp_path_factory.mktemp("mathlib") / "mathlib4", body_scale=0.05)
+    project = discover(tree.root)
+    assert isinstance(project, LakeProject)
+    return tree, project
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

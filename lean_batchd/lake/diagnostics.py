@@ -36,6 +36,9 @@ class Code(StrEnum):
     IMPORT_CYCLE = "import-cycle"
     UNSUPPORTED_TOOLCHAIN = "unsupported-toolchain"
     IO_ERROR = "io-error"
+    UNRESOLVED_TARGET = "unresolved-target"
+    COVER_CAP_EXCEEDED = "cover-cap-exceeded"
+    PLAN_OPTION = "plan-option"
 
 
 @dataclass(frozen=True, slots=True, order=True)

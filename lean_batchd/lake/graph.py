@@ -196,7 +196,7 @@ class ModuleGraph:
         if name not in self.modules:
             raise KeyError(name)
         memo = self._closure_digests
-        for component in _tarjan([name], lambda v: [w for w in self._edges.get(v, ()) if w not in memo]):
+        for component in strongly_connected([name], lambda v: [w for w in self._edges.get(v, ()) if w not in memo]):
             self._digest_component(component)
         return memo[name]
 
@@ -228,7 +228,7 @@ class ModuleGraph:
         """Import cycles, each as its modules in import order starting from the smallest name."""
         if self._cycles is None:
             found: list[tuple[str, ...]] = []
-            for component in _tarjan(sorted(self.modules), lambda v: list(self._edges.get(v, ()))):
+            for component in strongly_connected(sorted(self.modules), lambda v: list(self._edges.get(v, ()))):
                 if len(component) > 1 or component[0] in self._edges.get(component[0], ()):
                     found.append(self._cycle_path(set(component)))
             self._cycles = sorted(found)
@@ -253,7 +253,7 @@ class ModuleGraph:
         return (start,)
 
 
-def _tarjan(roots: Iterable[str], successors: Callable[[str], list[str]]) -> Iterator[list[str]]:
+def strongly_connected(roots: Iterable[str], successors: Callable[[str], list[str]]) -> Iterator[list[str]]:
     """Strongly connected components, dependencies before dependents (iterative Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .lean_lexer import nested_comment_end
 from .names import (
     ASCII_ID_FIRST,
     ASCII_ID_REST,
@@ -197,20 +198,11 @@ class _Parser:
                 return pos
 
     def nested_comment(self, start: int) -> int:
-        s, depth, i = self.s, 1, start + 2
-        while i < self.n:
-            if s.startswith("-/", i):
-                depth -= 1
-                i += 2
-                if depth == 0:
-                    return i
-            elif s.startswith("/-", i):
-                depth += 1
-                i += 2
-            else:
-                i += 1
-        self.report(start, "unterminated comment")
-        return self.n
+        end = nested_comment_end(self.s, start)
+        if end is None:
+            self.report(start, "unterminated comment")
+            return self.n
+        return end
 
     def word(self, pos: int) -> str | None:
         m = _WORD_RE.match(self.s, pos)

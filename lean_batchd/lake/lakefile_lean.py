@@ -9,13 +9,15 @@ the target. Nothing is guessed silently.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .config import (
+    DEFAULT_BUILD_DIR,
     EXE_KEYS,
+    HERE,
     LEGACY_PACKAGE_KEYS,
     LIB_KEYS,
     PACKAGE_KEYS,
@@ -373,57 +375,52 @@ class _Reader:
         name = t.value if t.kind is Kind.IDENT else render((t.value,))
         return name, toks[1:]
 
+    def typed_fields(
+        self, owner: str, toks: list[Token], known: frozenset[str], typed: Mapping[str, Callable[[_Value], object]]
+    ) -> tuple[dict[str, object], list[str], list[tuple[str, str]], list[Token]]:
+        """Read fields: `typed` ones through their converter (None means "needs Lean": the
+        field is dynamic, Lake's default stays), the other known ones kept as text.
+        Returns (typed values, dynamic fields, other fields, their name tokens)."""
+        values: dict[str, object] = {}
+        dynamic: list[str] = []
+        extra: list[tuple[str, str]] = []
+        names: list[Token] = []
+        for field, value_toks in self.fields(owner, toks):
+            key, v = field.text, self.value(value_toks)
+            if key not in known:
+                self.report(Code.UNKNOWN_CONFIG_KEY, Severity.WARNING, f"{owner}: unknown field `{key}`", field)
+                continue
+            convert = typed.get(key)
+            if convert is None:
+                extra.append((key, _source(value_toks)))
+                names.append(field)
+                if isinstance(v, _Dynamic):
+                    self.dynamic(owner, key, v, field, used=False)
+                continue
+            parsed = convert(v)
+            if parsed is None:
+                dynamic.append(key)
+                shown = v if isinstance(v, _Dynamic) else _Dynamic(_source(value_toks))
+                self.dynamic(owner, key, shown, field, used=True)
+            else:
+                values[key] = parsed
+        return values, dynamic, extra, names
+
     def lib(self, kw: Token, toks: list[Token], attrs: set[str]) -> LeanLib | None:
         named = self.target_name("lean_lib", toks)
         if named is None:
             return None
         name, rest = named
-        owner = f"lean_lib {name}"
-        src_dir, globs, lib_name = PurePosixPath("."), None, None
-        roots: tuple[str, ...] = (name,)
-        dynamic: list[str] = []
-        extra: list[tuple[str, str]] = []
-        for field, value_toks in self.fields(owner, rest):
-            key, v = field.text, self.value(value_toks)
-            if key not in LIB_KEYS:
-                self.report(Code.UNKNOWN_CONFIG_KEY, Severity.WARNING, f"{owner}: unknown field `{key}`", field)
-                continue
-            if key == "srcDir":
-                parsed_dir = self.as_path(v)
-                if parsed_dir is None:
-                    dynamic.append(key)
-                else:
-                    src_dir = parsed_dir
-            elif key == "roots":
-                parsed_roots = self.as_names(v)
-                if parsed_roots is None:
-                    dynamic.append(key)
-                else:
-                    roots = parsed_roots
-            elif key == "globs":
-                globs = self.as_globs(v)
-                if globs is None:
-                    dynamic.append(key)
-            elif key == "libName":
-                if isinstance(v, str):
-                    lib_name = v
-                else:
-                    dynamic.append(key)
-            else:
-                extra.append((key, _source(value_toks)))
-                if isinstance(v, _Dynamic):
-                    self.dynamic(owner, key, v, field, used=False)
-                continue
-            if key in dynamic:
-                self.dynamic(
-                    owner, key, v if isinstance(v, _Dynamic) else _Dynamic(_source(value_toks)), field, used=True
-                )
+        typed = {"srcDir": self.as_path, "roots": self.as_names, "globs": self.as_globs, "libName": _as_str}
+        values, dynamic, extra, _ = self.typed_fields(f"lean_lib {name}", rest, LIB_KEYS, typed)
+        roots = cast(tuple[str, ...], values.get("roots", (name,)))
+        globs = cast("tuple[Glob, ...] | None", values.get("globs"))
         return LeanLib(
             name=name,
-            src_dir=src_dir,
+            src_dir=cast(PurePosixPath, values.get("srcDir", HERE)),
             roots=roots,
             globs=globs if globs is not None else default_globs(roots),
-            lib_name=lib_name or mangle_lib_name(components(name)),
+            lib_name=cast(str, values.get("libName", mangle_lib_name(components(name)))),
             default_target="default_target" in attrs,
             dynamic_fields=tuple(dynamic),
             line=kw.line,
@@ -435,37 +432,13 @@ class _Reader:
         if named is None:
             return None
         name, rest = named
-        owner = f"lean_exe {name}"
-        src_dir, root, exe_name = PurePosixPath("."), name, None
-        dynamic: list[str] = []
-        for field, value_toks in self.fields(owner, rest):
-            key, v = field.text, self.value(value_toks)
-            if key not in EXE_KEYS:
-                self.report(Code.UNKNOWN_CONFIG_KEY, Severity.WARNING, f"{owner}: unknown field `{key}`", field)
-                continue
-            ok = True
-            if key == "srcDir":
-                parsed_dir = self.as_path(v)
-                ok = parsed_dir is not None
-                src_dir = parsed_dir or src_dir
-            elif key == "root":
-                ok = isinstance(v, _Name)
-                root = v.name if isinstance(v, _Name) else root
-            elif key == "exeName":
-                ok = isinstance(v, str)
-                exe_name = v if isinstance(v, str) else None
-            elif isinstance(v, _Dynamic):
-                self.dynamic(owner, key, v, field, used=False)
-            if not ok:
-                dynamic.append(key)
-                self.dynamic(
-                    owner, key, v if isinstance(v, _Dynamic) else _Dynamic(_source(value_toks)), field, used=True
-                )
+        typed = {"srcDir": self.as_path, "root": _as_name, "exeName": _as_str}
+        values, dynamic, _, _ = self.typed_fields(f"lean_exe {name}", rest, EXE_KEYS, typed)
         return LeanExe(
             name=name,
-            root=root,
-            src_dir=src_dir,
-            exe_name=exe_name or "-".join(components(name)),
+            root=cast(str, values.get("root", name)),
+            src_dir=cast(PurePosixPath, values.get("srcDir", HERE)),
+            exe_name=cast(str, values.get("exeName", "-".join(components(name)))),
             default_target="default_target" in attrs,
             dynamic_fields=tuple(dynamic),
             line=kw.line,
@@ -552,31 +525,11 @@ class _Reader:
                 if named is None:
                     continue
                 name = named[0]
-                for field, value_toks in self.fields(f"package {name}", named[1]):
-                    key, v = field.text, self.value(value_toks)
-                    if key in LEGACY_PACKAGE_KEYS:
-                        legacy_fields.append(field)
-                    elif key not in PACKAGE_KEYS:
-                        self.report(
-                            Code.UNKNOWN_CONFIG_KEY, Severity.WARNING, f"package {name}: unknown field `{key}`", field
-                        )
-                        continue
-                    if key in ("srcDir", "buildDir", "packagesDir"):
-                        parsed = self.as_path(v)
-                        if parsed is None:
-                            self.dynamic(
-                                f"package {name}",
-                                key,
-                                v if isinstance(v, _Dynamic) else _Dynamic(_source(value_toks)),
-                                field,
-                                used=True,
-                            )
-                        else:
-                            package_fields[key] = parsed
-                    else:
-                        extra.append((key, _source(value_toks)))
-                        if isinstance(v, _Dynamic):
-                            self.dynamic(f"package {name}", key, v, field, used=False)
+                typed = {"srcDir": self.as_path, "buildDir": self.as_path, "packagesDir": self.as_path}
+                known = PACKAGE_KEYS | LEGACY_PACKAGE_KEYS
+                values, _, extra, fields = self.typed_fields(f"package {name}", named[1], known, typed)
+                package_fields = cast(dict[str, PurePosixPath], values)
+                legacy_fields = [f for f in fields if f.text in LEGACY_PACKAGE_KEYS]
             elif word == "lean_lib":
                 lib = self.lib(kw, rest, attrs)
                 if lib is not None:
@@ -632,8 +585,8 @@ class _Reader:
         return PackageConfig(
             name=name,
             kind=ConfigKind.LEAN,
-            src_dir=package_fields.get("srcDir", PurePosixPath(".")),
-            build_dir=package_fields.get("buildDir", PurePosixPath(".lake/build")),
+            src_dir=package_fields.get("srcDir", HERE),
+            build_dir=package_fields.get("buildDir", DEFAULT_BUILD_DIR),
             packages_dir=package_fields.get("packagesDir"),
             default_targets=tuple(
                 [lib.name for lib in libs if lib.default_target] + [e.name for e in exes if e.default_target]
@@ -665,6 +618,14 @@ class _Reader:
 
 
 _Target = TypeVar("_Target", LeanLib, LeanExe)
+
+
+def _as_str(v: _Value) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _as_name(v: _Value) -> str | None:
+    return v.name if isinstance(v, _Name) else None
 
 
 def _with_default(target: _Target, defaults: list[str]) -> _Target:

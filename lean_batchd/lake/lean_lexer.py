@@ -173,20 +173,11 @@ class _Lexer:
                     self.emit(Kind.SYMBOL, i, i + 1)
 
     def comment_end(self, start: int) -> int:
-        s, depth, i = self.s, 1, start + 2
-        while i < self.n:
-            if s.startswith("-/", i):
-                depth -= 1
-                i += 2
-                if depth == 0:
-                    return i
-            elif s.startswith("/-", i):
-                depth += 1
-                i += 2
-            else:
-                i += 1
-        self.error(start, "unterminated comment")
-        return self.n
+        end = nested_comment_end(self.s, start)
+        if end is None:
+            self.error(start, "unterminated comment")
+            return self.n
+        return end
 
     def string(self, i: int) -> tuple[int, str]:
         s = self.s
@@ -243,6 +234,23 @@ class _Lexer:
             self.emit(Kind.SYMBOL, i, j)
             return
         self.emit(Kind.NAME, i, m.end(), canonical(m.group(0)))
+
+
+def nested_comment_end(text: str, start: int) -> int | None:
+    """Where the `/- ... -/` comment opening at `start` ends (comments nest), or None if never."""
+    depth, i, n = 1, start + 2, len(text)
+    while i < n:
+        if text.startswith("-/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        elif text.startswith("/-", i):
+            depth += 1
+            i += 2
+        else:
+            i += 1
+    return None
 
 
 def tokenize(text: str) -> tuple[list[Token], list[LexError]]:

@@ -300,9 +300,10 @@ def test_dependency_packages_from_the_manifest(tree: Tree) -> None:
     assert d.severity is Severity.WARNING and "gone" in d.message
 
 
-def test_legacy_packages_folder(tree: Tree) -> None:
+@pytest.mark.parametrize(("version", "readable"), [(4, False), (6, True)])
+def test_old_manifests_and_the_legacy_packages_folder(tree: Tree, version: int, readable: bool) -> None:
     manifest = {
-        "version": 4,
+        "version": version,
         "packagesDir": "lake-packages",
         "packages": [{"git": {"name": "old", "url": "u", "rev": "r"}}],
     }
@@ -316,26 +317,10 @@ def test_legacy_packages_folder(tree: Tree) -> None:
         }
     )
     p = project(root)
-    assert "manifest-error" in codes(p)  # version 4 predates Lake's reader
-
-
-def test_old_manifest_layout_is_read(tree: Tree) -> None:
-    manifest = {
-        "version": 6,
-        "packagesDir": "lake-packages",
-        "packages": [{"git": {"name": "old", "url": "u", "rev": "r"}}],
-    }
-    root = tree(
-        {
-            "lakefile.toml": TOML + '[[lean_lib]]\nname = "A"\n',
-            "lake-manifest.json": json.dumps(manifest),
-            "A.lean": "import Old\n",
-            "lake-packages/old/lakefile.toml": 'name = "old"\n[[lean_lib]]\nname = "Old"\n',
-            "lake-packages/old/Old.lean": "",
-        }
-    )
-    p = project(root)
-    assert p.graph.modules["A"].resolutions[0].kind is ResolutionKind.PACKAGE and p.diagnostics() == []
+    if readable:  # version 6 has the pre-v7 entry layout
+        assert p.graph.modules["A"].resolutions[0].kind is ResolutionKind.PACKAGE and p.diagnostics() == []
+    else:  # version 4 predates what Lake reads
+        assert "manifest-error" in codes(p)
 
 
 def test_path_dependency(tree: Tree) -> None:

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from lean_batchd.lake import Code, LakeProject, ResolutionKind, discover
-from lean_batchd.testing.mathlib_tree import GeneratedTree, generate
-
-
-@pytest.fixture(scope="module")
-def mathlib(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedTree, LakeProject]:
-    tree = generate(tmp_path_factory.mktemp("mathlib") / "mathlib4", body_scale=0.05)
-    project = discover(tree.root)
-    assert isinstance(project, LakeProject)
-    return tree, project
+from lean_batchd.lake import Code, LakeProject, ResolutionKind
+from lean_batchd.testing.mathlib_tree import GeneratedTree
 
 
 def test_finds_exactly_mathlibs_modules(mathlib: tuple[GeneratedTree, LakeProject]) -> None:
