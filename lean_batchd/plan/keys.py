@@ -1,0 +1,128 @@
+"""Session keys: what a warm worker must have, so that equal keys can share one.
+
+Two keys are equal exactly when a worker started for one can serve the
+other. Everything that changes the Lean environment or the worker's
+behaviour is in the key, by value: the normalised import set with its
+`module`/`prelude`/`public`/`meta`/`all` flags, the capability target, the
+toolchain, the worker protocol and command, and the restart policy's full
+content (by digest). Keys are stable across runs: their digest is a hash of a
+canonical JSON rendering, never of memory addresses or dict order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+from ..lake.header import Import
+
+DIGEST_LENGTH = 16
+
+
+class Profile(StrEnum):
+    HEADER = "header"
+    """The session imports the module's own header: to elaborate its body, or to answer
+    a query "in the context of this file". Exact, never widened."""
+    MODULE = "module"
+    """The session has the module itself loaded: to query its declarations. A session
+    importing S serves every module in the closure of S."""
+
+
+class Strategy(StrEnum):
+    EXACT = "exact"
+    COVER = "cover"
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """When the pool replaces a worker. Every field is part of the session key (by digest):
+    workers under different policies are never shared."""
+
+    max_requests: int | None = None
+    max_rss_mb: int | None = None
+    idle_seconds: float | None = None
+    max_restarts: int = 16
+    restart_window_seconds: float = 60.0
+
+    @property
+    def digest(self) -> str:
+        return _digest(asdict(self))[:DIGEST_LENGTH]
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataExpectation:
+    """A Lean command whose output must equal `expected` (JSON) before a session is used."""
+
+    command: str
+    expected: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"command": self.command, "expected": self.expected}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    project_root: str
+    package: str
+    target: str | None
+    """The Lake library whose build the worker must see (None for files outside any library)."""
+    source_root: str
+    is_module: bool
+    prelude: bool
+    imports: tuple[Import, ...]
+    """Sorted and de-duplicated; flags included, because they change the environment."""
+    profile: Profile
+    toolchain: str
+    protocol: str
+    restart_policy: str
+    """Digest of the full `RestartPolicy`."""
+    worker_command: tuple[str, ...]
+    metadata: MetadataExpectation | None = None
+    full_digest: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "full_digest", _digest(self.canonical()))
+
+    def canonical(self) -> dict[str, object]:
+        return {
+            "project_root": self.project_root,
+            "package": self.package,
+            "target": self.target,
+            "source_root": self.source_root,
+            "module": self.is_module,
+            "prelude": self.prelude,
+            "imports": [i.to_json() for i in self.imports],
+            "profile": str(self.profile),
+            "toolchain": self.toolchain,
+            "protocol": self.protocol,
+            "restart_policy": self.restart_policy,
+            "worker_command": list(self.worker_command),
+            "metadata": None if self.metadata is None else self.metadata.to_json(),
+        }
+
+    @property
+    def digest(self) -> str:
+        """Short and stable: what logs, editors and the pool show."""
+        return self.full_digest[:DIGEST_LENGTH]
+
+    def header_text(self) -> str:
+        """The header a worker sends as its first (env-less) command."""
+        lines = (["module"] if self.is_module else []) + (["prelude"] if self.prelude else [])
+        return "\n".join(lines + [i.render() for i in self.imports]) + "\n"
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, **self.canonical()}
+
+
+def normalise(imports: tuple[Import, ...] | list[Import]) -> tuple[Import, ...]:
+    """Sorted and de-duplicated imports, positions dropped (`[A, B]` and `[B, A]` are one key)."""
+    return tuple(Import(i.module, i.public, i.meta, i.all) for i in sorted(set(imports), key=Import.key))

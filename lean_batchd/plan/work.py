@@ -1,0 +1,54 @@
+"""Work items: the modules (or snippets) a plan assigns to sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..lake.header import Import, Position
+from ..lake.project import LakeProject
+from .keys import normalise
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleWork:
+    module: str
+    path: str
+    source_root: str
+    imports: tuple[Import, ...]
+    """The header's imports, normalised (what a `header` session imports)."""
+    is_module: bool = False
+    prelude: bool = False
+    library: str | None = None
+    """The Lake library that owns the module (the capability target); None outside libraries."""
+    header_end: Position | None = None
+    """Where the header ends in the file: a worker elaborates the text after it."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"module": self.module, "path": self.path, "library": self.library}
+
+
+def work_from_model(project: LakeProject, modules: Iterable[str] | None = None) -> list[ModuleWork]:
+    """Work items for the project's own modules (all of them, or the named ones that exist)."""
+    wanted = None if modules is None else set(modules)
+    out = []
+    bases = {layout.lib.name: project.display(str(layout.base)) for layout in project.layout.libs}
+    exe_dirs = {exe.exe.name: project.display(str(exe.path.parent)) for exe in project.layout.exes}
+    for m in project.local_modules():
+        if wanted is not None and m.name not in wanted:
+            continue
+        root = bases[m.library] if m.library is not None else exe_dirs.get(m.exe or "", ".")
+        header = m.header
+        out.append(
+            ModuleWork(
+                module=m.name,
+                path=m.source.shown,
+                source_root=root,
+                imports=normalise(header.imports),
+                is_module=header.is_module,
+                prelude=header.prelude,
+                library=m.library,
+                header_end=header.end,
+            )
+        )
+    return out

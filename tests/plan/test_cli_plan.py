@@ -1,0 +1,40 @@
+"""`lean-batchd plan`: the command-line contract."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import DEMO
+from tests.test_cli import run
+
+
+def test_plan_json_contract() -> None:
+    done = run("plan", str(DEMO), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["profile"] == "header" and doc["strategy"] == "exact"
+    stats = doc["stats"]
+    assert set(stats) == {
+        "modules", "batches", "imported_modules_total", "naive_imported_modules_total", "largest_batch", "largest_closure",
+    }  # fmt: skip
+    assert stats["modules"] == 10 and stats["batches"] == 9 == len(doc["batches"])
+    for batch in doc["batches"]:
+        assert set(batch) >= {"id", "session_key", "imports", "modules", "fingerprint"}
+        assert batch["session_key"]["digest"] == batch["id"] and len(batch["id"]) == 16
+    shared = next(b for b in doc["batches"] if len(b["modules"]) == 2)
+    assert [m["module"] for m in shared["modules"]] == ["Demo.Algebra", "Demo.Order"]
+
+
+def test_plan_table_and_cover() -> None:
+    done = run("plan", str(DEMO), "--profile", "module", "--strategy", "cover", "--max-closure", "4")
+    assert done.returncode == 0
+    assert "module profile, cover strategy" in done.stdout and "cover-cap-exceeded" in done.stdout
+
+
+def test_plan_unknown_library_exits_1() -> None:
+    done = run("plan", str(DEMO), "--library", "Nope")
+    assert done.returncode == 1 and "unresolved-target" in done.stdout
+
+
+def test_plan_no_project_exits_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert run("plan", str(tmp_path)).returncode == 2
