@@ -2,3 +2,29 @@
 
 Nothing here is Lean. Everything that stands in for Lean says so (SIMULATED).
 """
+
+import sys
+
+
+def simulated_repl_command(
+    import_seconds: float = 0.0,
+    memory_mb: float = 0.0,
+    memory_mb_per_module: float = 0.0,
+    import_seconds_per_module: float = 0.0,
+    mapped_mb: float = 0.0,
+    closures: str | None = None,
+) -> tuple[str, ...]:
+    """The worker command that runs the SIMULATED REPL (see `lean_batchd.testing.repl`)."""
+    argv = [sys.executable, "-m", "lean_batchd.testing.repl"]
+    for flag, value in (
+        ("--import-seconds", import_seconds),
+        ("--import-seconds-per-module", import_seconds_per_module),
+        ("--memory-mb", memory_mb),
+        ("--memory-mb-per-module", memory_mb_per_module),
+        ("--mapped-mb", mapped_mb),
+    ):
+        if value:
+            argv += [flag, str(value)]
+    if closures:
+        argv += ["--closures", closures]
+    return tuple(argv)

@@ -1,0 +1,141 @@
+"""One REPL process: spawning it under the guard, one request at a time, stderr drained."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections import deque
+from pathlib import Path
+
+from .failures import FailureKind, WorkerFailure
+from .protocol import ProtocolError, Reply, ReplyFramer, Request, encode
+
+GUARD = str(Path(__file__).with_name("guard.py"))
+STREAM_LIMIT = 1 << 24
+STDERR_LINES = 60
+
+
+class ReplProcess:
+    """Owns the process group of one worker. Not thread-safe: used from the pool's event loop."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, argv: tuple[str, ...]) -> None:
+        self.proc = proc
+        self.argv = argv
+        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._drain = asyncio.create_task(self._drain_stderr(), name=f"stderr-{proc.pid}")
+
+    @classmethod
+    async def spawn(
+        cls, argv: tuple[str, ...], cwd: str, env: dict[str, str] | None = None
+    ) -> ReplProcess | WorkerFailure:
+        """Start `argv` in `cwd` inside a new process group led by the guard (see `guard.py`).
+
+        The fork happens on the event loop's own thread, which lives as long as the pool:
+        `PR_SET_PDEATHSIG` fires when the spawning thread exits, not the process."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", GUARD, "--", *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                limit=STREAM_LIMIT,
+            )  # fmt: skip
+        except OSError as e:
+            return WorkerFailure(FailureKind.SPAWN_FAILED, f"cannot start {' '.join(argv)} in {cwd}: {e.strerror or e}")
+        return cls(proc, argv)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def stderr_tail(self) -> str:
+        return "".join(self._stderr)
+
+    async def _drain_stderr(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        while True:
+            line = await stream.readline()
+            if not line:
+                return
+            self._stderr.append(line.decode("utf-8", errors="replace"))
+
+    async def request(self, request: Request, timeout: float | None) -> Reply | WorkerFailure:
+        """Send one request and read its reply; on any failure the process must be killed."""
+        try:
+            data = encode(request)
+        except ProtocolError as e:
+            return WorkerFailure(FailureKind.INVALID_REQUEST, str(e))
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(data)
+            await stdin.drain()
+            return await asyncio.wait_for(self._read_reply(), timeout)
+        except (BrokenPipeError, ConnectionResetError, asyncio.IncompleteReadError):
+            return await self._crashed()
+        except TimeoutError:
+            return WorkerFailure(FailureKind.TIMEOUT, f"no reply within {timeout:g} s", self.stderr_tail())
+        except ProtocolError as e:
+            return WorkerFailure(FailureKind.PROTOCOL, str(e), self.stderr_tail())
+
+    async def _read_reply(self) -> Reply | WorkerFailure:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        framer = ReplyFramer()
+        while True:
+            line = await stdout.readline()
+            if not line:
+                return await self._crashed()
+            reply = framer.feed_line(line)
+            if reply is not None:
+                return reply
+
+    async def _crashed(self) -> WorkerFailure:
+        code: int | None = None
+        with contextlib.suppress(TimeoutError):
+            code = await asyncio.wait_for(self.proc.wait(), 2.0)
+        await self._settle_stderr()
+        said = [line for line in self._stderr if line.startswith("lean-batchd guard: ")]
+        how = said[-1].removeprefix("lean-batchd guard: the worker ").strip() if said else None
+        if how is None:
+            how = f"exited (code {code})" if code is not None else "closed its output"
+        return WorkerFailure(FailureKind.CRASH, f"the worker {how}", self.stderr_tail())
+
+    async def _settle_stderr(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._drain), 1.0)
+
+    def signal_group(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    async def kill(self) -> None:
+        """Kill the whole group and reap."""
+        self.signal_group(signal.SIGKILL)
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        await self.proc.wait()
+        if self.proc.stdout is not None:  # read to EOF so the pipe closes now, not when collected
+            with contextlib.suppress(TimeoutError, ValueError, asyncio.LimitOverrunError):
+                await asyncio.wait_for(self.proc.stdout.read(), 1.0)
+        await self._settle_stderr()
+        self._drain.cancel()
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Ask politely (EOF on stdin ends the REPL), then kill what is left."""
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), grace)
+        await self.kill()

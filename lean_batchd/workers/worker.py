@@ -1,0 +1,168 @@
+"""A worker: one REPL process holding one session (its key's header, imported exactly once)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from ..plan.keys import SessionKey
+from .failures import FailureKind, WorkerFailure
+from .memory import NOTHING, MemoryFigures
+from .process import ReplProcess
+from .protocol import (
+    Command,
+    CommandReply,
+    FileCommand,
+    PickleEnvironment,
+    PickleProofState,
+    ProofStepReply,
+    Reply,
+    Request,
+    TacticStep,
+    UnpickleProofState,
+)
+
+_ids = itertools.count(1)
+
+
+class WorkerState(StrEnum):
+    STARTING = "starting"
+    IMPORTING = "importing"
+    WARM = "warm"
+    BUSY = "busy"
+    STALE = "stale"
+    RETIRING = "retiring"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: int
+    key_digest: str
+    imports: tuple[str, ...]
+    pid: int | None
+    state: WorkerState
+    stale: bool
+    memory: MemoryFigures
+    requests: int
+    age_seconds: float
+    idle_seconds: float
+    import_seconds: float | None
+    last_restart_reason: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "sessionKey": self.key_digest,
+            "imports": list(self.imports),
+            "pid": self.pid,
+            "state": str(self.state),
+            "stale": self.stale,
+            "memory": self.memory.to_json(),
+            "requests": self.requests,
+            "ageSeconds": round(self.age_seconds, 3),
+            "idleSeconds": round(self.idle_seconds, 3),
+            "importSeconds": None if self.import_seconds is None else round(self.import_seconds, 3),
+            "lastRestartReason": self.last_restart_reason,
+        }
+
+
+class Worker:
+    def __init__(
+        self, key: SessionKey, restart_reason: str | None = None, on_change: Callable[[Worker], None] | None = None
+    ) -> None:
+        self.id = next(_ids)
+        self.key = key
+        self.process: ReplProcess | None = None
+        self.state = WorkerState.STARTING
+        self._on_change = on_change
+        self.stale = False
+        self.base_env: int | None = None
+        self.envs: set[int] = set()
+        self.proof_states: set[int] = set()
+        self.requests = 0
+        self.created = time.monotonic()
+        self.last_used = self.created
+        self.import_seconds: float | None = None
+        self.memory = NOTHING
+        self.restart_reason = restart_reason
+
+    def set_state(self, state: WorkerState) -> None:
+        self.state = state
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def info(self) -> WorkerInfo:
+        now = time.monotonic()
+        return WorkerInfo(
+            id=self.id,
+            key_digest=self.key.digest,
+            imports=tuple(i.render() for i in self.key.imports),
+            pid=None if self.process is None else self.process.pid,
+            state=WorkerState.STALE if self.stale and self.state is WorkerState.WARM else self.state,
+            stale=self.stale,
+            memory=self.memory,
+            requests=self.requests,
+            age_seconds=now - self.created,
+            idle_seconds=now - self.last_used if self.state is WorkerState.WARM else 0.0,
+            import_seconds=self.import_seconds,
+            last_restart_reason=self.restart_reason,
+        )
+
+    async def start(self, timeout: float | None) -> WorkerFailure | None:
+        """Spawn and import the session's header: the process's first and only env-less command."""
+        key = self.key
+        spawned = await ReplProcess.spawn(key.worker_command, key.project_root)
+        if isinstance(spawned, WorkerFailure):
+            return spawned
+        self.process = spawned
+        self.set_state(WorkerState.IMPORTING)
+        began = time.monotonic()
+        reply = await spawned.request(Command(key.header_text()), timeout)
+        self.import_seconds = time.monotonic() - began
+        if isinstance(reply, WorkerFailure):
+            return reply
+        if not isinstance(reply, CommandReply):
+            return WorkerFailure(FailureKind.IMPORT_FAILED, f"the header import answered {reply.to_json()}")
+        if reply.errors:
+            detail = "; ".join(m.data for m in reply.errors[:5])
+            return WorkerFailure(FailureKind.IMPORT_FAILED, f"the session's header does not elaborate: {detail}")
+        self.base_env = reply.env
+        self.envs.add(reply.env)
+        return None
+
+    def bind(self, request: Request) -> Request | WorkerFailure:
+        """Give env-less commands this session's env; refuse ids that belong to another process."""
+        if isinstance(request, Command | FileCommand):
+            if request.env is None:
+                assert self.base_env is not None
+                return replace(request, env=self.base_env)
+            if request.env not in self.envs:
+                return WorkerFailure(FailureKind.INVALID_REQUEST, f"env {request.env} does not belong to this worker")
+        elif isinstance(request, PickleEnvironment) and request.env not in self.envs:
+            return WorkerFailure(FailureKind.INVALID_REQUEST, f"env {request.env} does not belong to this worker")
+        elif isinstance(request, TacticStep | PickleProofState) and request.proof_state not in self.proof_states:
+            return WorkerFailure(
+                FailureKind.INVALID_REQUEST, f"proof state {request.proof_state} does not belong to this worker"
+            )
+        elif isinstance(request, UnpickleProofState) and request.env is not None and request.env not in self.envs:
+            return WorkerFailure(FailureKind.INVALID_REQUEST, f"env {request.env} does not belong to this worker")
+        return request
+
+    async def run(self, request: Request, timeout: float | None) -> Reply | WorkerFailure:
+        bound = self.bind(request)
+        if isinstance(bound, WorkerFailure):
+            return bound
+        assert self.process is not None
+        self.requests += 1
+        reply = await self.process.request(bound, timeout)
+        if isinstance(reply, CommandReply):
+            self.envs.add(reply.env)
+            self.proof_states.update(s.proof_state for s in reply.sorries if s.proof_state is not None)
+            self.proof_states.update(t.proof_state for t in reply.tactics if t.proof_state is not None)
+        elif isinstance(reply, ProofStepReply):
+            self.proof_states.add(reply.proof_state)
+        return reply
