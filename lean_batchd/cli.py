@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
+from .engine import Engine, EngineConfig
 from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
 from .lake.report import project_json, project_summary
 from .plan import PlanConfig, Profile, Strategy, plan_project
 from .plan.report import plan_json, plan_table
+from .server.bridge import bridge, open_daemon
+from .server.client import DaemonClient
+from .server.daemon import DaemonError, default_socket, serve_socket, serve_stdio
+from .server.render import status_summary
+from .testing import simulated_repl_command
+from .workers.pool import PoolConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,6 +71,96 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
 
+def _engine_config(args: argparse.Namespace) -> EngineConfig:
+    pool = PoolConfig(
+        max_workers=args.max_workers,
+        memory_budget_mb=args.memory_budget,
+        idle_ttl=args.worker_idle_ttl,
+    )
+    command = None
+    if args.simulate:
+        command = simulated_repl_command(import_seconds=args.sim_import_seconds, memory_mb=args.sim_memory_mb)
+    return EngineConfig(pool=pool, worker_command=command, simulated=args.simulate, repl_setting=args.repl)
+
+
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--simulate", action="store_true", help="run the SIMULATED REPL instead of Lean (tests, demos)")
+    p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
+    p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
+    p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
+    p.add_argument("--max-workers", type=int, default=4)
+    p.add_argument("--memory-budget", type=float, metavar="MB", help="charged memory (private + swap) for all workers")
+    p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
+    p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
+
+
+def _serve_args(args: argparse.Namespace) -> list[str]:
+    """The flags a bridge passes on to the daemon it starts."""
+    out = ["--max-workers", str(args.max_workers), "--worker-idle-ttl", str(args.worker_idle_ttl)]
+    if args.simulate:
+        out += ["--simulate", "--sim-import-seconds", str(args.sim_import_seconds)]
+    if args.memory_budget is not None:
+        out += ["--memory-budget", str(args.memory_budget)]
+    if args.repl:
+        out += ["--repl", args.repl]
+    if args.no_prewarm:
+        out.append("--no-prewarm")
+    return out
+
+
+def _log_to(path: str | None, verbose: bool) -> None:
+    logging.basicConfig(
+        filename=path,
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    _log_to(args.log_file, args.verbose)
+    engine = Engine(_engine_config(args))
+    prewarm = not args.no_prewarm
+    try:
+        if args.listen:
+            return asyncio.run(serve_socket(engine, args.listen, args.idle_timeout, prewarm))
+        return asyncio.run(serve_stdio(engine, prewarm))
+    except DaemonError as e:
+        print(f"lean-batchd: {e}", file=sys.stderr)
+        return e.code
+
+
+def _connect(args: argparse.Namespace) -> int:
+    path = Path(args.socket) if args.socket else default_socket(args.simulate)
+    got = open_daemon(path, _serve_args(args))
+    if isinstance(got, str):
+        print(f"lean-batchd connect: {got}", file=sys.stderr)
+        return EXIT_FAILED
+    return bridge(got)
+
+
+def _status(args: argparse.Namespace) -> int:
+    path = Path(args.socket) if args.socket else default_socket(args.simulate)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        print(f"lean-batchd: no daemon is running on {path}", file=sys.stderr)
+        return 3
+    client = DaemonClient(sock)
+    try:
+        client.session()
+        status = client.request("$/leanBatchd/status")
+    finally:
+        client.close()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    print(status_summary(status))
+    return EXIT_OK
+
+
 def _print_json(doc: object) -> None:
     json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -82,6 +183,24 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--library", metavar="NAME", help="only this library's modules")
     pl.add_argument("--json", action="store_true", help="one JSON document")
     pl.set_defaults(run=_plan)
+    s = sub.add_parser("serve", help="serve editors over LSP (stdio, or a shared socket with --listen)")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--stdio", action="store_true", help="one editor over stdin/stdout (the default)")
+    where.add_argument("--listen", metavar="ADDR", help="unix:PATH or tcp:127.0.0.1:PORT (shared daemon)")
+    s.add_argument("--idle-timeout", type=float, default=900.0, metavar="S", help="socket mode: stop after S idle")
+    s.add_argument("--log-file", metavar="PATH")
+    s.add_argument("-v", "--verbose", action="store_true")
+    _serve_flags(s)
+    s.set_defaults(run=_serve)
+    c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed")
+    c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
+    _serve_flags(c)
+    c.set_defaults(run=_connect)
+    st = sub.add_parser("status", help="ask the running daemon: projects, workers, memory, counters")
+    st.add_argument("--socket", metavar="PATH")
+    st.add_argument("--simulate", action="store_true", help="ask the simulated daemon")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=_status)
     return p
 
 

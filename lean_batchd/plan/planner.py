@@ -339,6 +339,11 @@ class _Planner:
         return out
 
 
+def session_key(work: ModuleWork, context: PlanContext, config: PlanConfig | None = None) -> SessionKey:
+    """The key of the session `work` needs under `config`'s profile (what `plan` would group it by)."""
+    return _Planner(context, config or PlanConfig()).session_key(work)
+
+
 def plan(work: Sequence[ModuleWork], context: PlanContext, config: PlanConfig | None = None) -> Plan:
     """Group work into batches; identical input gives identical output."""
     return _Planner(context, config or PlanConfig()).run(work)

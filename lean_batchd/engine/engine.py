@@ -1,0 +1,385 @@
+"""The daemon's core: projects (model, plan, watcher) and the worker pool. No LSP.
+
+Used by the LSP layer and the command line. Blocking work (discovery, model
+updates, planning) runs in threads; everything else on the event loop.
+Listeners hear about plan changes, diagnostics and workers; they are called
+on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..lake.diagnostics import Diagnostic
+from ..lake.fingerprint import ProjectFingerprint
+from ..lake.project import ProjectOptions, discover
+from ..lake.root import RootSearch, find_lake_root
+from ..lake.workspace import WorkspaceOptions
+from ..plan.diff import PlanDiff
+from ..plan.keys import Profile, SessionKey, Strategy
+from ..plan.model import context_for
+from ..plan.planner import Plan, PlanConfig, plan
+from ..plan.work import work_from_model
+from ..workers.failures import LeaseRefused, WorkerFailure
+from ..workers.locate import ReplNotFound, find_repl
+from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
+from ..workers.protocol import Command, CommandReply, ProofStepReply
+from ..workers.worker import WorkerInfo
+from .managed import ManagedProject, Session
+from .positions import file_range
+from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
+from .watch import FileChanges, ProjectWatcher
+
+NO_REPL_COMMAND = ("lean-batchd-no-repl-found",)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    pool: PoolConfig = field(default_factory=PoolConfig)
+    worker_command: tuple[str, ...] | None = None
+    """Overrides finding the REPL (the command line passes the SIMULATED REPL here)."""
+    simulated: bool = False
+    repl_setting: str | None = None
+    watch: bool = True
+    debounce: float = 0.1
+    max_delay: float = 1.0
+    verify_interval: float | None = 60.0
+    """A periodic stat rescan catches events the watcher may have lost."""
+    prewarm_on_open: bool = True
+
+
+PlanListener = Callable[[Path, PlanDiff, ProjectFingerprint], None]
+DiagnosticsListener = Callable[[Path, dict[str, list[Diagnostic]]], None]
+
+
+class Engine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.pool = WorkerPool(self.config.pool)
+        self.projects: dict[Path, ManagedProject] = {}
+        self._opening: dict[Path, asyncio.Task[ManagedProject | EngineError]] = {}
+        self._watchers: dict[Path, ProjectWatcher] = {}
+        self._verifiers: dict[Path, asyncio.Task[None]] = {}
+        self._repl: dict[Path, tuple[str, ...] | ReplNotFound] = {}
+        self._keys: dict[str, tuple[Path, SessionKey, int]] = {}
+        self.plan_listeners: list[PlanListener] = []
+        self.diagnostics_listeners: list[DiagnosticsListener] = []
+        self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
+        self.pool.on_change(self._worker_changed)
+        self.changes_applied = 0
+
+    # -- projects ---------------------------------------------------------------------
+
+    async def project_for(self, path: str | Path) -> ManagedProject | EngineError:
+        """The project `path` belongs to, discovered (once) and watched."""
+        absolute = Path(os.path.abspath(path))
+        known = [r for r in self.projects if absolute == r or absolute.is_relative_to(r)]
+        if known:
+            return self.projects[max(known, key=lambda r: len(r.parts))]
+        search = await asyncio.to_thread(find_lake_root, absolute)
+        if search.found is None:
+            return EngineError(ErrorKind.NO_PROJECT, search.diagnostics[-1].message)
+        root = search.found.root
+        if root in self.projects:
+            return self.projects[root]
+        if root not in self._opening:
+            self._opening[root] = asyncio.get_running_loop().create_task(self._open(root))
+        try:
+            return await asyncio.shield(self._opening[root])
+        finally:
+            if self._opening.get(root) is not None and self._opening[root].done():
+                self._opening.pop(root, None)
+
+    async def _open(self, root: Path) -> ManagedProject | EngineError:
+        repl: tuple[str, ...] | ReplNotFound
+        if self.config.worker_command is not None:
+            repl = self.config.worker_command
+        else:
+            repl = await asyncio.to_thread(find_repl, root, self.config.repl_setting)
+        self._repl[root] = repl
+        command = repl if isinstance(repl, tuple) else NO_REPL_COMMAND
+        options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
+
+        def build() -> ManagedProject | EngineError:
+            found = discover(root, options)
+            if isinstance(found, RootSearch):
+                return EngineError(ErrorKind.NO_PROJECT, found.diagnostics[-1].message)
+            return ManagedProject(found, PlanConfig(worker_command=command))
+
+        managed = await asyncio.to_thread(build)
+        if isinstance(managed, EngineError):
+            return managed
+        self.projects[root] = managed
+        for batch in managed.plan.batches:
+            self._keys[batch.id] = (root, batch.key, batch.closure_size)
+        if self.config.watch:
+            self._watch(managed)
+        await self._publish_diagnostics(managed)
+        return managed
+
+    def _watch(self, managed: ManagedProject) -> None:
+        roots = [managed.root] + [
+            p.dir for p in managed.project.workspace.dependencies if not p.dir.is_relative_to(managed.root)
+        ]
+        watcher = ProjectWatcher(
+            roots,
+            asyncio.get_running_loop(),
+            lambda changes: self._apply(managed, changes),
+            self.config.debounce,
+            self.config.max_delay,
+        )
+        watcher.start()
+        self._watchers[managed.root] = watcher
+        if self.config.verify_interval:
+            self._verifiers[managed.root] = asyncio.get_running_loop().create_task(self._verify(managed))
+
+    async def _verify(self, managed: ManagedProject) -> None:
+        """Watchers lose events (overflow, a thread that died): look again now and then."""
+        interval = self.config.verify_interval or 60.0
+        while True:
+            await asyncio.sleep(interval)
+            watcher = self._watchers.get(managed.root)
+            if watcher is not None and not watcher.alive:
+                watcher.stop()
+                self._watch(managed)
+            await self._apply(managed, FileChanges(rescan=True))
+
+    async def apply_paths(self, path: str | Path, changed: list[str]) -> None:
+        """Apply changes a caller knows of (tests, or a client's didSave) without waiting for the watcher."""
+        managed = await self.project_for(path)
+        if isinstance(managed, ManagedProject):
+            await self._apply(managed, FileChanges(sources=set(changed)))
+
+    async def _apply(self, managed: ManagedProject, changes: FileChanges) -> None:
+        if changes.artifacts:
+            live = [w.key for w in self.pool.workers]
+            async with managed.lock:
+                stale = await asyncio.to_thread(managed.closure_modules, live, changes.artifacts)
+            if stale:
+                self.pool.invalidate(lambda k: k in stale, prewarm=True)
+        if not (changes.sources or changes.rescan):
+            return
+        async with managed.lock:
+            change, diff = await asyncio.to_thread(managed.apply, changes)
+        self.changes_applied += 1
+        if change.empty:
+            return
+        for batch in managed.plan.batches:
+            self._keys[batch.id] = (managed.root, batch.key, batch.closure_size)
+        if diff is not None:
+            for listener in self.plan_listeners:
+                listener(managed.root, diff, managed.fingerprint)
+        await self._publish_diagnostics(managed)
+
+    async def _publish_diagnostics(self, managed: ManagedProject) -> None:
+        async with managed.lock:
+            found = await asyncio.to_thread(managed.project.diagnostics)
+        by_file: dict[str, list[Diagnostic]] = {}
+        lakefile = str(managed.project.root.lakefile)
+        for d in found:
+            target = lakefile if d.path is None else os.path.join(managed.root, d.path)
+            by_file.setdefault(os.path.normpath(target), []).append(d)
+        for listener in self.diagnostics_listeners:
+            listener(managed.root, by_file)
+
+    # -- queries ----------------------------------------------------------------------
+
+    async def _session(self, path: str) -> tuple[ManagedProject, Session] | EngineError:
+        managed = await self.project_for(path)
+        if isinstance(managed, EngineError):
+            return managed
+        async with managed.lock:
+            session = await asyncio.to_thread(managed.session, os.path.abspath(path))
+        self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
+        return managed, session
+
+    def _worker_of(self, key: SessionKey) -> WorkerInfo | None:
+        """The most useful worker holding `key`: warm, then busy, then one on its way."""
+        rank = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
+        infos = [w.info() for w in self.pool.workers if w.key == key and str(w.state) in rank]
+        return min(infos, key=lambda i: rank[str(i.state)], default=None)
+
+    async def module_info(self, path: str) -> ModuleInfo | EngineError:
+        got = await self._session(path)
+        if isinstance(got, EngineError):
+            return got
+        managed, session = got
+        work, key = session.work, session.key
+        worker = self._worker_of(key)
+        async with managed.lock:
+            module = managed.project.graph.get(work.module)
+            diagnostics = tuple(d for d in managed.project.diagnostics() if d.path == work.path)
+            batch = next((b for b in managed.plan.batches if b.id == key.digest), None)
+        return ModuleInfo(
+            path=os.path.abspath(path),
+            module=work.module if module is not None else None,
+            library=work.library,
+            imports=tuple(i.render() for i in work.imports),
+            header_end=(work.header_end.line, work.header_end.column) if work.header_end else (1, 0),
+            closure_size=session.closure_size,
+            batch_id=batch.id if batch is not None else None,
+            session_key=key.digest,
+            worker_state=str(worker.state) if worker is not None else "cold",
+            worker_memory_mb=round(worker.memory.charge_mb, 1)
+            if worker is not None and worker.memory.processes
+            else None,
+            sharing=len(batch.modules) if batch is not None else 0,
+            unsaved=session.unsaved,
+            diagnostics=diagnostics,
+        )
+
+    async def plan(
+        self, path: str, profile: Profile = Profile.HEADER, strategy: Strategy = Strategy.EXACT,
+        max_closure: int | None = None,
+    ) -> Plan | EngineError:  # fmt: skip
+        managed = await self.project_for(path)
+        if isinstance(managed, EngineError):
+            return managed
+        if profile is Profile.HEADER and strategy is Strategy.EXACT and max_closure is None:
+            return managed.plan
+        config = PlanConfig(
+            profile=profile, strategy=strategy, max_closure=max_closure,
+            worker_command=managed.plan_config.worker_command,
+        )  # fmt: skip
+        async with managed.lock:
+            return await asyncio.to_thread(
+                lambda: plan(work_from_model(managed.project), context_for(managed.project), config)
+            )
+
+    async def fingerprint(self, path: str) -> ProjectFingerprint | EngineError:
+        managed = await self.project_for(path)
+        return managed if isinstance(managed, EngineError) else managed.fingerprint
+
+    def _no_repl(self, root: Path) -> EngineError | None:
+        repl = self._repl.get(root)
+        if isinstance(repl, ReplNotFound):
+            return EngineError(ErrorKind.NO_REPL, repl.message())
+        return None
+
+    async def prewarm(self, path: str | None = None, key_digest: str | None = None) -> SessionKey | EngineError:
+        """Start the session's worker in the background; returns the key at once."""
+        if path is not None:
+            got = await self._session(path)
+            if isinstance(got, EngineError):
+                return got
+            managed, session = got
+            root, key, size = managed.root, session.key, session.closure_size
+        elif key_digest is not None and key_digest in self._keys:
+            root, key, size = self._keys[key_digest]
+        else:
+            return EngineError(ErrorKind.UNKNOWN_SESSION, f"no session with key {key_digest}")
+        missing = self._no_repl(root)
+        if missing is not None:
+            return missing
+        self.pool.prewarm(key, closure_size=size)
+        return key
+
+    async def run(self, path: str, command: str | None = None, timeout: float | None = None) -> RunResult | EngineError:
+        """Elaborate `command` (default: the file's body) in the file's header session, with
+        messages mapped to the file as if the text sat right after the header."""
+        got = await self._session(path)
+        if isinstance(got, EngineError):
+            return got
+        managed, session = got
+        missing = self._no_repl(managed.root)
+        if missing is not None:
+            return missing
+        text = managed.text_of(os.path.abspath(path))
+        header_end = session.work.header_end
+        assert header_end is not None
+        body = text.encode("utf-8")[header_end.offset :].decode("utf-8", errors="replace")
+        sent = body if command is None else command
+        started = time.monotonic()
+        reply: CommandReply | ProofStepReply | None = None
+        failure: WorkerFailure | None = None
+        try:
+            async with self.pool.lease(session.key, closure_size=session.closure_size) as lease:
+                answer = await lease.run(Command(sent), timeout)
+        except LeaseRefused as refused:
+            answer = refused.failure
+        if isinstance(answer, WorkerFailure):
+            failure = answer
+        elif isinstance(answer, CommandReply | ProofStepReply):
+            reply = answer
+        else:
+            return EngineError(ErrorKind.WORKER, f"the REPL answered: {answer.message}")
+        lines = text.split("\n")
+        messages = tuple(
+            FileMessage(m.severity, file_range(lines, header_end, m.pos, m.end_pos), m.data)
+            for m in (reply.messages if reply is not None else ())
+        )
+        return RunResult(
+            path=os.path.abspath(path),
+            session_key=session.key.digest,
+            messages=messages,
+            reply=reply,
+            failure=failure,
+            elapsed_seconds=time.monotonic() - started,
+            simulated=self.config.simulated,
+        )
+
+    def status(self) -> dict[str, object]:
+        snapshot: PoolSnapshot = self.pool.snapshot()
+        return {
+            "projects": [
+                {
+                    "root": str(root),
+                    "name": m.project.name,
+                    "modules": len(m.project.local_modules()),
+                    "batches": len(m.plan.batches),
+                    "fingerprint": m.fingerprint.digest,
+                    "repl": list(r) if isinstance(r := self._repl.get(root), tuple) else None,
+                    "watching": self._watchers[root].alive if root in self._watchers else False,
+                }
+                for root, m in self.projects.items()
+            ],
+            "pool": snapshot.to_json(),
+            "simulated": self.config.simulated,
+        }
+
+    async def evict(self, key_digest: str | None = None, path: str | None = None) -> int | EngineError:
+        if path is not None:
+            got = await self._session(path)
+            if isinstance(got, EngineError):
+                return got
+            key_digest = got[1].key.digest
+        return await self.pool.evict(lambda k: k.digest == key_digest)
+
+    # -- editor buffers ---------------------------------------------------------------
+
+    async def set_buffer(self, path: str, text: str | None) -> SessionKey | EngineError:
+        """An editor opened or changed (`text`) or closed (None) a buffer. Returns the file's session."""
+        managed = await self.project_for(path)
+        if isinstance(managed, EngineError):
+            return managed
+        absolute = os.path.abspath(path)
+        async with managed.lock:
+            if text is None:
+                managed.buffers.pop(absolute, None)
+            else:
+                managed.buffers[absolute] = text
+        got = await self._session(absolute)
+        return got if isinstance(got, EngineError) else got[1].key
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _worker_changed(self, info: WorkerInfo) -> None:
+        for listener in self.worker_listeners:
+            listener(info)
+
+    async def close(self) -> None:
+        for task in self._verifiers.values():
+            task.cancel()
+        for task in list(self._verifiers.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for watcher in self._watchers.values():
+            await asyncio.to_thread(watcher.stop)
+        self._watchers.clear()
+        await self.pool.close()

@@ -1,0 +1,149 @@
+"""One project the daemon serves: its model, current plan, unsaved buffers and watcher.
+
+All access to the `LakeProject` goes through `lock`; the model's blocking work
+(reading files, planning) runs in a thread while the lock is held, so the
+event loop stays responsive and no two threads touch the model at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..lake.graph import Module
+from ..lake.header import parse_header_text
+from ..lake.names import escape_part
+from ..lake.project import LakeProject, ModelChange
+from ..plan.closures import ClosureIndex
+from ..plan.diff import PlanDiff, diff_plans
+from ..plan.keys import SessionKey, normalise
+from ..plan.model import context_for
+from ..plan.planner import Plan, PlanConfig, PlanContext, plan, session_key
+from ..plan.work import ModuleWork, work_from_model
+from .watch import FileChanges
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a file needs: its work item (header from the buffer when unsaved) and its session."""
+
+    work: ModuleWork
+    key: SessionKey
+    closure_size: int
+    unsaved: bool
+
+
+class ManagedProject:
+    def __init__(self, project: LakeProject, plan_config: PlanConfig) -> None:
+        self.project = project
+        self.root = project.root.root
+        self.plan_config = plan_config
+        self.lock = asyncio.Lock()
+        self.buffers: dict[str, str] = {}
+        self._index: ClosureIndex | None = None
+        self.plan: Plan = plan(work_from_model(project), self.context(), plan_config)
+        self.fingerprint = project.fingerprint()
+
+    def context(self) -> PlanContext:
+        if self._index is None:
+            self._index = ClosureIndex(self.project.graph.modules, self.project.graph.edges)
+        return context_for(self.project, self._index)
+
+    # -- changes (call with the lock held, in a thread) --------------------------------
+
+    def apply(self, changes: FileChanges) -> tuple[ModelChange, PlanDiff | None]:
+        change = self.project.rescan() if changes.rescan else self.project.update(sorted(changes.sources))
+        if change.empty:
+            return change, None
+        if change.added or change.removed or change.header_changed or change.config_changed:
+            self._index = None
+        old = self.plan
+        self.plan = plan(work_from_model(self.project), self.context(), self.plan_config)
+        self.fingerprint = self.project.fingerprint()
+        diff = diff_plans(old, self.plan)
+        return change, None if diff.empty else diff
+
+    def closure_modules(self, keys: list[SessionKey], artifacts: set[str]) -> list[SessionKey]:
+        """Keys whose session loaded a module whose `.olean` is among `artifacts`."""
+        changed = {m for path in artifacts if (m := self._module_of_artifact(path)) is not None}
+        if not changed:
+            return []
+        index = self.context().closures()
+        mask = index.mask(changed)
+        return [k for k in keys if index.closure_of(i.module for i in k.imports) & mask]
+
+    def _module_of_artifact(self, path: str) -> str | None:
+        """`.../build/lib[/lean]/A/B.olean` names module A.B."""
+        parts = Path(path).parts
+        if "lib" not in parts:
+            return None
+        rel = list(parts[len(parts) - parts[::-1].index("lib") :])
+        if rel and rel[0] == "lean":
+            rel = rel[1:]
+        if not rel:
+            return None
+        stem = rel[-1].split(".")[0]
+        return ".".join(escape_part(p) for p in [*rel[:-1], stem])
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def session(self, path: str) -> Session:
+        """The session a file needs; an unsaved buffer's header wins over the file on disk."""
+        project = self.project
+        modules = project.modules_at(path)
+        local = [m for m in modules if m.package == project.name]
+        module = local[0] if local else (modules[0] if modules else None)
+        buffer = self.buffers.get(path)
+        if module is not None:
+            (work,) = work_from_model(project, [module.name]) if project.is_local(module.name) else [_work(module)]
+        else:
+            work = self._outside(path)
+        if buffer is not None:
+            header = parse_header_text(buffer, project.display(path))
+            work = ModuleWork(
+                work.module, work.path, work.source_root, normalise(header.imports), header.is_module,
+                header.prelude, work.library, header.end,
+            )  # fmt: skip
+        key = session_key(work, self.context(), self.plan_config)
+        index = self.context().closures()
+        size = index.closure_of(i.module for i in key.imports).bit_count()
+        return Session(work, key, size, buffer is not None)
+
+    def _outside(self, path: str) -> ModuleWork:
+        """A file no library owns: it still has a header and a session (target none)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        header = parse_header_text(text, path)
+        stem = escape_part(Path(path).stem)
+        return ModuleWork(
+            stem, self.project.display(path), self.project.display(str(Path(path).parent)),
+            normalise(header.imports), header.is_module, header.prelude, None, header.end,
+        )  # fmt: skip
+
+    def text_of(self, path: str) -> str:
+        if path in self.buffers:
+            return self.buffers[path]
+        try:
+            return Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def sharing(self, key: SessionKey) -> int:
+        batch = next((b for b in self.plan.batches if b.id == key.digest), None)
+        return len(batch.modules) if batch is not None else 0
+
+    def owns(self, path: str) -> bool:
+        return os.path.abspath(path).startswith(str(self.root) + os.sep)
+
+
+def _work(module: Module) -> ModuleWork:
+    """A work item for a module the model reached outside the walked set (a dependency's)."""
+    header = module.header
+    return ModuleWork(
+        module.name, module.source.shown, ".", normalise(header.imports), header.is_module, header.prelude,
+        module.library, header.end,
+    )  # fmt: skip

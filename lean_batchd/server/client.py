@@ -1,0 +1,58 @@
+"""A minimal LSP client for the command line (`lean-batchd status`): ask the daemon, print."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+
+class DaemonClient:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.next_id = 1
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def receive(self) -> dict[str, Any]:
+        length = 0
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise ConnectionError("the daemon closed the connection")
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        message: dict[str, Any] = json.loads(self.file.read(length))
+        return message
+
+    def request(self, method: str, params: Any = None) -> Any:
+        msg_id = self.next_id
+        self.next_id += 1
+        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        while True:
+            message = self.receive()
+            if message.get("id") == msg_id and "method" not in message:
+                if "error" in message:
+                    raise RuntimeError(message["error"].get("message"))
+                return message.get("result")
+
+    def notify(self, method: str, params: Any = None) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def session(self) -> None:
+        self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        self.notify("initialized", {})
+
+    def close(self) -> None:
+        try:
+            self.request("shutdown")
+            self.notify("exit")
+        except (OSError, RuntimeError, ConnectionError):
+            pass
+        self.sock.close()

@@ -1,0 +1,212 @@
+"""Serving LSP: over stdio for one editor, or on a socket for every editor of a user.
+
+The socket daemon follows what `../shared/research/pygls_multiconn.md` found:
+a private 0700 folder, a lock so that a second daemon exits instead of taking
+the socket over, a probe that tells a live socket from a stale one, the socket
+bound 0600; TCP only on loopback and only with a token, because `run`
+executes Lean code. It lives while any connection lives and stops after an
+idle timeout without one; SIGTERM stops it cleanly (workers, socket, lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import socket
+import stat
+import sys
+from pathlib import Path
+
+from ..engine.engine import Engine
+from .hub import Hub
+from .session import Session
+from .transport import LoopWriter, read_messages
+
+log = logging.getLogger(__name__)
+STREAM_LIMIT = 1 << 24
+EXIT_ALREADY_RUNNING = 3
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class DaemonError(Exception):
+    """The daemon cannot start as asked (exit code and message for the command line)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def runtime_dir() -> Path:
+    """A private folder for the socket, lock and token: $XDG_RUNTIME_DIR, else the temp folder."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    return Path(base) / f"lean-batchd-{os.getuid()}"
+
+
+def default_socket(simulated: bool = False) -> Path:
+    return runtime_dir() / ("daemon-simulated.sock" if simulated else "daemon.sock")
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise DaemonError(f"{folder} is not a folder of this user; refusing to put a socket there")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        folder.chmod(0o700)
+
+
+def _probe(path: Path) -> bool:
+    """Is a daemon answering on `path`?"""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return True
+    except OSError as e:
+        if e.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            return False
+        raise
+    finally:
+        probe.close()
+
+
+class _UnixListener:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_fd: int | None = None
+        self.inode: int | None = None
+
+    def prepare(self) -> None:
+        if len(os.fsencode(self.path)) >= 108:
+            raise DaemonError(f"socket path too long for Unix sockets: {self.path}")
+        _private_folder(self.path.parent)
+        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise DaemonError(f"a lean-batchd daemon already serves {self.path}", EXIT_ALREADY_RUNNING) from None
+        self.lock_fd = fd
+        if self.path.exists():
+            if _probe(self.path):
+                raise DaemonError(f"a lean-batchd daemon already serves {self.path}", EXIT_ALREADY_RUNNING)
+            self.path.unlink()
+
+    def bound(self) -> None:
+        self.path.chmod(0o600)
+        self.inode = self.path.stat().st_ino
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.inode is not None and self.path.stat().st_ino == self.inode:
+                self.path.unlink()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+async def _serve_connection(hub: Hub, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+    session: Session | None = None
+    loop_writer = LoopWriter(writer, lambda: session.close() if session is not None else None)
+    session = Session(hub, loop_writer, name)
+    hub.attach(session)
+    try:
+        await read_messages(reader, session.receive, loop_writer.write)
+    except (ConnectionError, OSError) as e:
+        log.info("connection %s lost: %s", name, e)
+    finally:
+        session.close()
+
+
+def _on_signals(hub: Hub) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, hub.request_stop)
+
+
+async def serve_stdio(engine: Engine, prewarm_on_open: bool = True) -> int:
+    """One editor over stdin/stdout; stops at `exit`, at EOF, or on SIGTERM."""
+    loop = asyncio.get_running_loop()
+    hub = Hub(engine, prewarm_on_open=prewarm_on_open)
+    _on_signals(hub)
+    reader = asyncio.StreamReader(limit=STREAM_LIMIT)
+    stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
+    stdout = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, stdout)
+    session: Session | None = None
+    writer = LoopWriter(transport, lambda: session.close() if session is not None else None)
+    session = Session(hub, writer, "stdio")
+    hub.attach(session)
+    session.on_close(hub.request_stop)
+    reading = loop.create_task(read_messages(reader, session.receive, writer.write))
+    stopping = loop.create_task(hub.stopped.wait())
+    await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (reading, stopping):
+        task.cancel()
+    await hub.close()
+    return 0 if session.shut_down or not session.initialized else 1
+
+
+async def serve_socket(
+    engine: Engine,
+    address: str,
+    idle_timeout: float | None,
+    prewarm_on_open: bool = True,
+    ready: asyncio.Event | None = None,
+) -> int:
+    """The shared daemon on `unix:PATH` or `tcp:127.0.0.1:PORT`."""
+    kind, _, where = address.partition(":")
+    token = None
+    listener: _UnixListener | None = None
+    if kind == "unix":
+        listener = _UnixListener(Path(where).expanduser())
+        listener.prepare()
+    elif kind == "tcp":
+        host, _, port = where.rpartition(":")
+        if host not in LOOPBACK or not port.isdigit():
+            raise DaemonError(f"TCP is served on loopback only (tcp:127.0.0.1:PORT), not {address}")
+        token = secrets.token_hex(16)
+    else:
+        raise DaemonError(f"unknown address {address!r}: use unix:PATH or tcp:127.0.0.1:PORT")
+    hub = Hub(engine, token=token, idle_timeout=idle_timeout, prewarm_on_open=prewarm_on_open)
+    _on_signals(hub)
+    names = iter(range(1, 1 << 62))
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_connection(hub, reader, writer, f"connection-{next(names)}")
+
+    server: asyncio.AbstractServer
+    if listener is not None:
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(connected, str(listener.path), limit=STREAM_LIMIT)
+        finally:
+            os.umask(old)
+        listener.bound()
+        log.info("serving on %s", listener.path)
+    else:
+        host, _, port = where.rpartition(":")
+        server = await asyncio.start_server(connected, host, int(port), limit=STREAM_LIMIT)
+        token_file = runtime_dir() / f"tcp-{port}.token"
+        _private_folder(token_file.parent)
+        token_file.write_text(token or "")
+        token_file.chmod(0o600)
+        log.info("serving on %s (token in %s)", address, token_file)
+    hub.start_idle_timer()
+    if ready is not None:
+        ready.set()
+    try:
+        await hub.stopped.wait()
+    finally:
+        server.close()
+        await hub.close()
+        if listener is not None:
+            listener.release()
+    return 0

@@ -1,0 +1,181 @@
+"""All connections of one daemon over one engine: what they share and what they are told.
+
+Each connection is its own `Session`; the hub fans the engine's news out to
+them (plan changes and diagnostics to the sessions whose workspace holds the
+project, worker changes to all), follows prewarms with work-done progress,
+and keeps the shared daemon alive while any connection lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+
+from ..engine.engine import Engine
+from ..engine.values import EngineError
+from ..lake.diagnostics import Diagnostic
+from ..lake.fingerprint import ProjectFingerprint
+from ..plan.diff import PlanDiff
+from ..workers.worker import WorkerInfo
+from . import methods as m
+from .render import lsp_diagnostic, plan_changed, worker_changed
+from .session import Session
+
+log = logging.getLogger(__name__)
+_tokens = itertools.count(1)
+
+
+class Hub:
+    def __init__(
+        self,
+        engine: Engine,
+        token: str | None = None,
+        idle_timeout: float | None = None,
+        prewarm_on_open: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.token = token
+        self.idle_timeout = idle_timeout
+        self.prewarm_on_open = prewarm_on_open
+        self.sessions: set[Session] = set()
+        self.stopped = asyncio.Event()
+        self._idle: asyncio.TimerHandle | None = None
+        self._diagnostics: dict[Path, dict[str, list[Diagnostic]]] = {}
+        self._prewarms: dict[str, list[tuple[Session, str]]] = {}
+        self._refresh: asyncio.TimerHandle | None = None
+        engine.plan_listeners.append(self._plan_changed)
+        engine.diagnostics_listeners.append(self._diagnostics_changed)
+        engine.worker_listeners.append(self._worker_changed)
+
+    # -- connections -------------------------------------------------------------------
+
+    def attach(self, session: Session) -> None:
+        self.sessions.add(session)
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        session.on_close(lambda: self.detach(session))
+
+    def detach(self, session: Session) -> None:
+        self.sessions.discard(session)
+        for waiting in self._prewarms.values():
+            waiting[:] = [(s, t) for s, t in waiting if s is not session]
+        if not self.sessions and self.idle_timeout is not None and not self.stopped.is_set():
+            self._idle = asyncio.get_running_loop().call_later(self.idle_timeout, self.request_stop)
+
+    def request_stop(self) -> None:
+        self.stopped.set()
+
+    def start_idle_timer(self) -> None:
+        if not self.sessions and self.idle_timeout is not None:
+            self._idle = asyncio.get_running_loop().call_later(self.idle_timeout, self.request_stop)
+
+    async def open_for(self, session: Session, root: Path) -> None:
+        """Discover a workspace root's project, with progress and a log line, then show its diagnostics."""
+        token = f"lean-batchd-discover-{next(_tokens)}"
+        progress = await self._begin(session, token, "lean-batchd: reading the Lake project", str(root))
+        managed = await self.engine.project_for(str(root))
+        if progress:
+            session.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+        if isinstance(managed, EngineError):
+            session.log(f"lean-batchd: {managed.message}", types.MessageType.Warning)
+            return
+        project = managed.project
+        session.log(
+            f"lean-batchd: {project.name} at {managed.root}: {len(project.local_modules())} modules, "
+            f"{len(managed.plan.batches)} header sessions"
+        )
+        repl = self.engine._repl.get(managed.root)
+        if repl is not None and not isinstance(repl, tuple):
+            session.log(f"lean-batchd: {repl.message()}", types.MessageType.Warning)
+        by_file = self._diagnostics.get(managed.root)
+        if by_file is not None:
+            self._publish(session, managed.root, by_file)
+
+    async def _begin(self, session: Session, token: str, title: str, message: str) -> bool:
+        capabilities = session.ls.client_capabilities
+        if capabilities.window is None or not capabilities.window.work_done_progress or session.closed:
+            return False
+        try:
+            await asyncio.wait_for(session.ls.work_done_progress.create_async(token), 5)
+        except (TimeoutError, Exception):  # a client that does not answer gets no progress
+            return False
+        session.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))
+        return True
+
+    # -- engine news -------------------------------------------------------------------
+
+    def _plan_changed(self, root: Path, diff: PlanDiff, fp: ProjectFingerprint) -> None:
+        params = plan_changed(root, diff, fp)
+        for session in list(self.sessions):
+            if session.covers(root):
+                session.notify(m.PLAN_CHANGED, params)
+
+    def _diagnostics_changed(self, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
+        self._diagnostics[root] = by_file
+        for session in list(self.sessions):
+            if session.initialized and session.covers(root):
+                self._publish(session, root, by_file)
+
+    def _publish(self, session: Session, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
+        now: set[str] = set()
+        for path, found in by_file.items():
+            if not found:
+                continue
+            uri = m.uri_of_path(path)
+            now.add(uri)
+            try:
+                lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
+            except OSError:
+                lines = []
+            session.ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[lsp_diagnostic(d, lines) for d in found])
+            )
+        prefix = m.uri_of_path(root)
+        for uri in {u for u in session.published if u.startswith(prefix)} - now:
+            session.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        session.published = {u for u in session.published if not u.startswith(prefix)} | now
+
+    def _worker_changed(self, info: WorkerInfo) -> None:
+        params = worker_changed(info)
+        for session in list(self.sessions):
+            session.notify(m.WORKER_CHANGED, params)
+        if str(info.state) in ("warm", "dead") and info.key_digest in self._prewarms:
+            for session, token in self._prewarms.pop(info.key_digest):
+                if not session.closed:
+                    message = "warm" if str(info.state) == "warm" else "failed"
+                    session.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+        if self._refresh is None:
+            self._refresh = asyncio.get_running_loop().call_later(0.1, self._refresh_lenses)
+
+    def _refresh_lenses(self) -> None:
+        """Code lenses show the session state: ask clients that can to refresh them (at most 10/s)."""
+        self._refresh = None
+        for session in list(self.sessions):
+            workspace = session.ls.client_capabilities.workspace if session.initialized else None
+            lenses = workspace.code_lens if workspace is not None else None
+            if lenses is not None and lenses.refresh_support and not session.closed:
+                session.ls.workspace_code_lens_refresh(None)
+
+    def track_prewarm(self, session: Session, digest: str, header: str) -> None:
+        """Show work-done progress in `session` until the session's worker is warm."""
+        token = f"lean-batchd-prewarm-{next(_tokens)}"
+
+        async def begin() -> None:
+            if any(w.key.digest == digest and str(w.state) == "warm" for w in self.engine.pool.workers):
+                return
+            if await self._begin(session, token, "lean-batchd: prewarming imports", header):
+                self._prewarms.setdefault(digest, []).append((session, token))
+
+        asyncio.get_running_loop().create_task(begin())
+
+    async def close(self) -> None:
+        for session in list(self.sessions):
+            session.close()
+        with contextlib.suppress(Exception):
+            await self.engine.close()

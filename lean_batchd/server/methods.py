@@ -1,0 +1,92 @@
+"""The LSP contract of lean-batchd: method names and their parameters.
+
+Method names carry the `$/` prefix, like Lean's own `$/lean/...`; params and
+results are JSON objects in camelCase. Invalid params are JSON-RPC error
+-32602, never silence. Params are read here from plain JSON, not through
+pygls's generic structuring (which turns objects into tuples).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+PREFIX = "$/leanBatchd/"
+PROJECTS = PREFIX + "projects"
+MODULES = PREFIX + "modules"
+MODULE_INFO = PREFIX + "moduleInfo"
+PLAN = PREFIX + "plan"
+FINGERPRINT = PREFIX + "fingerprint"
+PREWARM = PREFIX + "prewarm"
+RUN = PREFIX + "run"
+STATUS = PREFIX + "status"
+EVICT = PREFIX + "evict"
+STOP_DAEMON = PREFIX + "stopDaemon"
+REQUESTS = (PROJECTS, MODULES, MODULE_INFO, PLAN, FINGERPRINT, PREWARM, RUN, STATUS, EVICT, STOP_DAEMON)
+PLAN_CHANGED = PREFIX + "planChanged"
+WORKER_CHANGED = PREFIX + "workerChanged"
+NOTIFICATIONS = (PLAN_CHANGED, WORKER_CHANGED)
+PREWARM_COMMAND = "leanBatchd.prewarm"
+
+INVALID_PARAMS = -32602
+INVALID_REQUEST = -32600
+PARSE_ERROR = -32700
+METHOD_NOT_FOUND = -32601
+REQUEST_CANCELLED = -32800
+SERVER_ERROR = -32001
+
+
+class ParamsError(ValueError):
+    """Raised while reading params; becomes a -32602 reply."""
+
+
+def obj(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ParamsError("params must be a JSON object")
+    return params
+
+
+def path_of_uri(uri: Any) -> str:
+    if not isinstance(uri, str):
+        raise ParamsError("expected a `file:` URI string")
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        raise ParamsError(f"only `file:` URIs are served, not {uri!r}")
+    return str(Path(unquote(parsed.path)))
+
+
+def uri_of_path(path: str | Path) -> str:
+    return Path(path).as_uri()
+
+
+def text_document(params: dict[str, Any], required: bool = True) -> str | None:
+    doc = params.get("textDocument")
+    if doc is None:
+        if required:
+            raise ParamsError("`textDocument` is required")
+        return None
+    if not isinstance(doc, dict) or "uri" not in doc:
+        raise ParamsError("`textDocument` must be an object with a `uri`")
+    return path_of_uri(doc["uri"])
+
+
+def opt_str(params: dict[str, Any], key: str, choices: tuple[str, ...] | None = None) -> str | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or (choices is not None and value not in choices):
+        allowed = f" (one of {', '.join(choices)})" if choices else ""
+        raise ParamsError(f"`{key}` must be a string{allowed}")
+    return value
+
+
+def opt_positive_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ParamsError(f"`{key}` must be a positive integer")
+    return value

@@ -1,0 +1,415 @@
+"""One LSP connection: its own pygls `LanguageServer` over the shared engine.
+
+pygls handles the standard protocol (initialize, text synchronisation,
+code lenses, commands, shutdown); lean-batchd's own `$/leanBatchd/...`
+requests are read from plain JSON here, validated (-32602 on bad params),
+refused outside the connection's workspace roots, and answered from the
+engine. `exit` ends this connection only; the hub decides about the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cattrs
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+
+from .. import __version__
+from ..engine.values import EngineError, ModuleInfo
+from ..plan.keys import Profile, Strategy
+from . import methods as m
+from .render import fingerprint_result, plan_result
+from .transport import LoopWriter, error_message, frame
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    converter: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
+    return converter
+
+
+@functools.cache
+def _message_type(method: str) -> Any:
+    return types.METHOD_TO_TYPES.get(method, (None,))[0]
+
+
+@functools.cache
+def _result_type(method: str) -> Any:
+    return types.METHOD_TO_TYPES.get(method, (None, None))[1]
+
+
+class SessionProtocol(LanguageServerProtocol):
+    """Per-connection protocol: `exit` closes only this connection; message types come from a
+    module-level cache (pygls's per-instance `lru_cache` keeps dead connections alive)."""
+
+    session: Session
+
+    def get_message_type(self, method: str) -> Any:  # type: ignore[override]
+        return _message_type(method)
+
+    def get_result_type(self, method: str) -> Any:  # type: ignore[override]
+        return _result_type(method)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        if params.capabilities.general is not None:
+            params.capabilities.general.position_encodings = None  # we speak UTF-16 everywhere
+        result: types.InitializeResult = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = {
+            "leanBatchd": {"version": __version__, "requests": list(m.REQUESTS), "notifications": list(m.NOTIFICATIONS)}
+        }
+        return result
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        yield from ()
+        self.session.close()
+
+
+class Session:
+    def __init__(self, hub: Hub, writer: LoopWriter, name: str) -> None:
+        self.hub = hub
+        self.engine = hub.engine
+        self.name = name
+        self.writer = writer
+        self.ls = LanguageServer(
+            "lean-batchd",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Full,
+            protocol_cls=SessionProtocol,
+            converter_factory=_converter,
+        )
+        protocol = self.ls.protocol
+        assert isinstance(protocol, SessionProtocol)
+        protocol.session = self
+        protocol.set_writer(writer, include_headers=True)
+        self.roots: list[Path] = []
+        self.initialized = False
+        """The client sent `initialized`: the server may now send it notifications."""
+        self.accepting = False
+        """`initialize` was answered: lean-batchd requests are served from now on."""
+        self.shut_down = False
+        self.closed = False
+        self.prewarm_on_open = hub.prewarm_on_open
+        self.published: set[str] = set()
+        self._tasks: dict[Any, asyncio.Task[None]] = {}
+        self._on_close: list[Callable[[], None]] = []
+        self._register()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(frame(message))
+
+    def notify(self, method: str, params: Any) -> None:
+        if self.initialized and not self.closed:
+            self.ls.protocol.notify(method, params)
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        if not self.closed:
+            self.ls.window_log_message(types.LogMessageParams(kind, message))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in self._tasks.values():
+            task.cancel()
+        self.writer.close()
+        for callback in self._on_close:
+            callback()
+
+    def receive(self, message: dict[str, Any]) -> None:
+        """One JSON-RPC message from the client."""
+        method = message.get("method")
+        msg_id = message.get("id")
+        if isinstance(method, str) and method.startswith(m.PREFIX):
+            if msg_id is None:
+                return  # we define no client-to-server notifications
+            if self.shut_down:
+                self.send(error_message(msg_id, m.INVALID_REQUEST, "the server is shut down"))
+            elif not self.accepting:
+                self.send(error_message(msg_id, -32002, "the server is not initialized"))
+            else:
+                task = asyncio.get_running_loop().create_task(self._custom(msg_id, method, message.get("params")))
+                self._tasks[msg_id] = task
+                task.add_done_callback(lambda _: self._tasks.pop(msg_id, None))
+            return
+        if method == "$/cancelRequest":
+            target = (message.get("params") or {}).get("id")
+            if target in self._tasks:
+                self._tasks[target].cancel()
+                return
+        if self.shut_down and msg_id is not None and method not in (None, "exit"):
+            self.send(error_message(msg_id, m.INVALID_REQUEST, "the server is shut down"))
+            return
+        try:
+            structured = self.ls.protocol.structure_message(message)
+        except JsonRpcException as e:
+            if msg_id is not None and method is not None:
+                self.send(error_message(msg_id, e.code, f"{method}: {e.message}"))
+            return
+        self.ls.protocol.handle_message(structured)
+
+    async def _custom(self, msg_id: Any, method: str, params: Any) -> None:
+        handler = self._handlers.get(method)
+        try:
+            if handler is None:
+                self.send(error_message(msg_id, m.METHOD_NOT_FOUND, f"unknown method {method}"))
+                return
+            result = await handler(m.obj(params))
+        except m.ParamsError as e:
+            self.send(error_message(msg_id, m.INVALID_PARAMS, f"{method}: {e}"))
+            return
+        except asyncio.CancelledError:
+            if not self.closed:
+                self.send(error_message(msg_id, m.REQUEST_CANCELLED, "request cancelled"))
+            return
+        except Exception as e:  # a bug: answer, log, keep serving
+            log.exception("%s failed", method)
+            self.send(error_message(msg_id, -32603, f"internal error in {method}: {e}"))
+            return
+        if isinstance(result, EngineError):
+            self.send(error_message(msg_id, m.SERVER_ERROR, result.message, result.to_json()))
+        else:
+            self.send({"jsonrpc": "2.0", "id": msg_id, "result": result})
+
+    # -- workspace ---------------------------------------------------------------------
+
+    def inside(self, path: str) -> str:
+        """`path`, if it is inside this connection's workspace roots; else invalid params."""
+        absolute = Path(os.path.abspath(path))
+        if self.roots and not any(absolute == r or absolute.is_relative_to(r) for r in self.roots):
+            raise m.ParamsError(f"{path} is outside this session's workspace roots")
+        return str(absolute)
+
+    def default_root(self, params: dict[str, Any]) -> str:
+        uri = params.get("uri")
+        if uri is not None:
+            return self.inside(m.path_of_uri(uri))
+        if not self.roots:
+            raise m.ParamsError("`uri` is required when the session has no workspace root")
+        return str(self.roots[0])
+
+    def covers(self, root: Path) -> bool:
+        return not self.roots or any(root == r or root.is_relative_to(r) or r.is_relative_to(root) for r in self.roots)
+
+    # -- custom requests ---------------------------------------------------------------
+
+    @functools.cached_property
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
+        return {
+            m.PROJECTS: self.projects,
+            m.MODULES: self.modules,
+            m.MODULE_INFO: self.module_info,
+            m.PLAN: self.plan,
+            m.FINGERPRINT: self.fingerprint,
+            m.PREWARM: self.prewarm,
+            m.RUN: self.run,
+            m.STATUS: self.status,
+            m.EVICT: self.evict,
+            m.STOP_DAEMON: self.stop_daemon,
+        }
+
+    async def projects(self, params: dict[str, Any]) -> Any:
+        for root in self.roots:
+            await self.engine.project_for(str(root))
+        status = self.engine.status()
+        projects: list[dict[str, Any]] = status["projects"]  # type: ignore[assignment]
+        return [p for p in projects if self.covers(Path(p["root"]))]
+
+    async def modules(self, params: dict[str, Any]) -> Any:
+        managed = await self.engine.project_for(self.default_root(params))
+        if isinstance(managed, EngineError):
+            return managed
+        async with managed.lock:
+            batch_of = {w.module: b.id for b in managed.plan.batches for w in b.modules}
+            return [
+                {
+                    "module": mod.name,
+                    "uri": m.uri_of_path(mod.path),
+                    "library": mod.library,
+                    "batchId": batch_of.get(mod.name),
+                }
+                for mod in managed.project.local_modules()
+            ]
+
+    async def module_info(self, params: dict[str, Any]) -> Any:
+        path = self.inside(m.text_document(params) or "")
+        info = await self.engine.module_info(path)
+        return info if isinstance(info, EngineError) else {"uri": m.uri_of_path(path), **info.to_json()}
+
+    async def plan(self, params: dict[str, Any]) -> Any:
+        root = self.default_root(params)
+        profile = m.opt_str(params, "profile", tuple(str(p) for p in Profile)) or str(Profile.HEADER)
+        strategy = m.opt_str(params, "strategy", tuple(str(s) for s in Strategy)) or str(Strategy.EXACT)
+        cap = m.opt_positive_int(params, "maxClosure")
+        result = await self.engine.plan(root, Profile(profile), Strategy(strategy), cap)
+        if isinstance(result, EngineError):
+            return result
+        managed = await self.engine.project_for(root)
+        assert not isinstance(managed, EngineError)
+        return plan_result(result, managed.root)
+
+    async def fingerprint(self, params: dict[str, Any]) -> Any:
+        fp = await self.engine.fingerprint(self.default_root(params))
+        return fp if isinstance(fp, EngineError) else fingerprint_result(fp)
+
+    async def prewarm(self, params: dict[str, Any]) -> Any:
+        path = m.text_document(params, required=False)
+        digest = m.opt_str(params, "sessionKey")
+        if path is None and digest is None:
+            raise m.ParamsError("give `textDocument` or `sessionKey`")
+        key = await self.engine.prewarm(path=self.inside(path) if path else None, key_digest=digest)
+        if isinstance(key, EngineError):
+            return key
+        self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports) or "(no imports)")
+        return {"sessionKey": key.digest, "started": True}
+
+    async def run(self, params: dict[str, Any]) -> Any:
+        path = self.inside(m.text_document(params) or "")
+        command = m.opt_str(params, "command")
+        timeout = m.opt_positive_int(params, "timeoutMs")
+        result = await self.engine.run(path, command, None if timeout is None else timeout / 1000)
+        return result if isinstance(result, EngineError) else {"uri": m.uri_of_path(path), **result.to_json()}
+
+    async def status(self, params: dict[str, Any]) -> Any:
+        return {**self.engine.status(), "connections": len(self.hub.sessions)}
+
+    async def evict(self, params: dict[str, Any]) -> Any:
+        path = m.text_document(params, required=False)
+        digest = m.opt_str(params, "sessionKey")
+        if path is None and digest is None:
+            raise m.ParamsError("give `textDocument` or `sessionKey`")
+        evicted = await self.engine.evict(digest, self.inside(path) if path else None)
+        return evicted if isinstance(evicted, EngineError) else {"evicted": evicted}
+
+    async def stop_daemon(self, params: dict[str, Any]) -> Any:
+        asyncio.get_running_loop().call_later(0.05, self.hub.request_stop)
+        return {"stopping": True}
+
+    # -- standard LSP ------------------------------------------------------------------
+
+    def _register(self) -> None:
+        ls = self.ls
+
+        @ls.feature(types.INITIALIZE)
+        def initialize(params: types.InitializeParams) -> None:
+            options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+            if self.hub.token is not None and options.get("token") != self.hub.token:
+                asyncio.get_running_loop().call_soon(self.close)
+                raise JsonRpcException(
+                    code=m.INVALID_REQUEST, message="a valid `initializationOptions.token` is required"
+                )
+            if "prewarmOnOpen" in options:
+                self.prewarm_on_open = bool(options["prewarmOnOpen"])
+            folders = [f.uri for f in params.workspace_folders or []] or ([params.root_uri] if params.root_uri else [])
+            self.roots = [Path(m.path_of_uri(u)).resolve() for u in folders if u and u.startswith("file:")]
+            self.accepting = True
+
+        @ls.feature(types.INITIALIZED)
+        async def initialized(params: types.InitializedParams) -> None:
+            self.initialized = True
+            for root in self.roots:
+                asyncio.get_running_loop().create_task(self.hub.open_for(self, root))
+
+        @ls.feature(types.SHUTDOWN)
+        def shutdown(params: Any) -> None:
+            self.shut_down = True
+            for task in self._tasks.values():
+                task.cancel()
+
+        @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+        async def folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+            removed = {Path(m.path_of_uri(f.uri)).resolve() for f in params.event.removed}
+            added = [Path(m.path_of_uri(f.uri)).resolve() for f in params.event.added]
+            self.roots = [r for r in self.roots if r not in removed] + added
+            for root in added:
+                await self.hub.open_for(self, root)
+
+        @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
+        async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+            path = self._lean_path(params.text_document.uri)
+            if path is None:
+                return
+            await self.engine.set_buffer(path, params.text_document.text)
+            if self.prewarm_on_open:
+                key = await self.engine.prewarm(path=path)
+                if not isinstance(key, EngineError):
+                    self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports))
+
+        @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+        async def did_change(params: types.DidChangeTextDocumentParams) -> None:
+            path = self._lean_path(params.text_document.uri)
+            if path is not None:
+                document = self.ls.workspace.get_text_document(params.text_document.uri)
+                await self.engine.set_buffer(path, document.source)
+
+        @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+        async def did_close(params: types.DidCloseTextDocumentParams) -> None:
+            path = self._lean_path(params.text_document.uri)
+            if path is not None:
+                await self.engine.set_buffer(path, None)
+
+        @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
+        async def did_save(params: types.DidSaveTextDocumentParams) -> None:
+            path = self._lean_path(params.text_document.uri)
+            if path is not None:
+                await self.engine.apply_paths(path, [path])
+
+        @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
+        async def code_lens(params: types.CodeLensParams) -> list[types.CodeLens]:
+            path = self._lean_path(params.text_document.uri)
+            if path is None:
+                return []
+            info = await self.engine.module_info(path)
+            if isinstance(info, EngineError):
+                return []
+            return [lens(info, params.text_document.uri)]
+
+        @ls.command(m.PREWARM_COMMAND)
+        async def prewarm_command(uri: str) -> Any:
+            return await self.prewarm({"textDocument": {"uri": uri}})
+
+    def _lean_path(self, uri: str) -> str | None:
+        if not uri.startswith("file:") or not uri.endswith(".lean"):
+            return None
+        path = m.path_of_uri(uri)
+        with contextlib.suppress(m.ParamsError):
+            return self.inside(path)
+        return None
+
+
+def lens(info: ModuleInfo, uri: str) -> types.CodeLens:
+    """The header's code lens: the session's state and how many modules share it."""
+    shared = f" · {info.sharing} modules share this header" if info.sharing > 1 else ""
+    if info.worker_state == "cold":
+        title = f"lean-batchd: session cold{shared} · prewarm"
+    elif info.worker_state in ("starting", "importing"):
+        title = f"lean-batchd: warming…{shared}"
+    else:
+        memory = f" · {info.worker_memory_mb:.0f} MB" if info.worker_memory_mb else ""
+        title = f"lean-batchd: {info.worker_state}{memory}{shared}"
+    line = max(info.header_end[0] - 1, 0)
+    return types.CodeLens(
+        range=types.Range(types.Position(0, 0), types.Position(line, 0)),
+        command=types.Command(title=title, command=m.PREWARM_COMMAND, arguments=[uri]),
+    )

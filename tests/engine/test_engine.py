@@ -1,0 +1,226 @@
+"""The engine on real files with a real watchdog observer and the SIMULATED REPL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from lean_batchd.engine import Engine, EngineConfig, EngineError, ModuleInfo, RunResult
+from lean_batchd.engine.managed import ManagedProject
+from lean_batchd.lake import LakeProject, discover
+from lean_batchd.plan.diff import PlanDiff
+from lean_batchd.testing import simulated_repl_command
+from lean_batchd.workers.pool import PoolConfig
+from tests.conftest import DEMO
+from tests.lake.test_incremental import snapshot
+from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root)
+    return root.resolve()
+
+
+def engine_run(body: Callable[[Engine], Awaitable[T]], **config: Any) -> T:
+    async def main() -> T:
+        engine = Engine(
+            EngineConfig(
+                worker_command=simulated_repl_command(import_seconds=0.05),
+                simulated=True,
+                verify_interval=None,
+                pool=PoolConfig(idle_ttl=None),
+                **config,
+            )
+        )
+        try:
+            return await body(engine)
+        finally:
+            await engine.close()
+
+    return asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return condition()
+
+
+def test_module_info_and_sharing(demo: Path) -> None:
+    async def body(engine: Engine) -> None:
+        info = await engine.module_info(str(demo / "src/Demo/Algebra.lean"))
+        assert isinstance(info, ModuleInfo)
+        assert (info.module, info.library, info.sharing, info.worker_state) == ("Demo.Algebra", "Demo", 2, "cold")
+        assert info.batch_id == info.session_key and info.imports == (
+            "public import Demo.Basic",
+            "import Std.Data.HashMap",
+        )
+        assert info.header_end == (4, 23) and info.closure_size == 2
+        other = await engine.module_info(str(demo / "src/Demo/Order.lean"))
+        assert isinstance(other, ModuleInfo) and other.session_key == info.session_key
+        outside = await engine.module_info(str(demo / "scratch.lean"))
+        assert isinstance(outside, ModuleInfo) and outside.module is None and outside.library is None
+        missing = await engine.module_info("/definitely/not/a/project/X.lean")
+        assert isinstance(missing, EngineError) and missing.kind == "no-project"
+
+    engine_run(body)
+
+
+def test_prewarm_then_run_maps_messages_to_the_file(demo: Path) -> None:
+    path = demo / "src/Demo/Algebra.lean"
+    path.write_text(path.read_text().replace("  simp only [triple_eq]\n  omega", "  sorry"))
+
+    async def body(engine: Engine) -> None:
+        key = await engine.prewarm(str(path))
+        assert not isinstance(key, EngineError)
+        assert await until(lambda: any(str(w.state) == "warm" for w in engine.pool.workers))
+        info = await engine.module_info(str(path))
+        assert isinstance(info, ModuleInfo) and info.worker_state == "warm" and info.worker_memory_mb
+        result = await engine.run(str(path))
+        assert isinstance(result, RunResult) and result.failure is None and result.simulated
+        (warning,) = [m for m in result.messages if m.severity == "warning"]
+        lines = path.read_text().split("\n")
+        sorry_line = next(i for i, line in enumerate(lines) if line.strip() == "sorry")
+        assert warning.range.end_line == sorry_line and warning.range.end_character == 2
+        assert engine.pool.counters["spawns"] == 1 and engine.pool.counters["reuses"] == 1
+
+    engine_run(body)
+
+
+def test_a_file_edit_gives_a_plan_change_through_the_watcher(demo: Path) -> None:
+    async def body(engine: Engine) -> None:
+        diffs: list[tuple[float, PlanDiff]] = []
+        engine.plan_listeners.append(lambda root, diff, fp: diffs.append((time.monotonic(), diff)))
+        managed = await engine.project_for(str(demo))
+        assert isinstance(managed, ManagedProject)
+        await asyncio.sleep(0.3)
+        wrote = time.monotonic()
+        (demo / "src/Demo/Order.lean").write_text("import Demo.Basic\n\ntheorem x : True := trivial\n")
+        assert await until(lambda: bool(diffs), timeout=3)
+        at, diff = diffs[0]
+        assert at - wrote < 1.0
+        # Demo.Order's new header is Demo.Scratch's: it leaves its old batch and joins that one.
+        assert diff.added == () and diff.removed == ()
+        moves = [(c.added_modules, c.removed_modules) for c in diff.changed if c.added_modules or c.removed_modules]
+        assert sorted(moves) == [((), ("Demo.Order",)), (("Demo.Order",), ())]
+        # Its importers' batches changed too: their closure digests moved.
+        assert {m for c in diff.changed for m in c.changed_modules} == {
+            "Demo", "Demo.Lemmas", "DemoTest.Lemmas", "DemoTest.Order", "Main",
+        }  # fmt: skip
+
+    engine_run(body)
+
+
+def test_an_unsaved_header_changes_the_files_session(demo: Path) -> None:
+    path = str(demo / "src/Demo/Lemmas.lean")
+
+    async def body(engine: Engine) -> None:
+        before = await engine.module_info(path)
+        assert isinstance(before, ModuleInfo) and not before.unsaved
+        text = Path(path).read_text()
+        await engine.set_buffer(path, text.replace("import Demo.Order\n", ""))
+        after = await engine.module_info(path)
+        assert isinstance(after, ModuleInfo) and after.unsaved and after.session_key != before.session_key
+        assert after.imports == ("import Demo.Algebra",)
+        await engine.set_buffer(path, text + "\n-- body edits keep the session\n")
+        same = await engine.module_info(path)
+        assert isinstance(same, ModuleInfo) and same.session_key == before.session_key
+        await engine.set_buffer(path, None)
+        closed = await engine.module_info(path)
+        assert isinstance(closed, ModuleInfo) and not closed.unsaved
+
+    engine_run(body)
+
+
+def test_an_olean_change_retires_the_warm_worker(demo: Path) -> None:
+    path = str(demo / "src/Demo/Algebra.lean")
+
+    async def body(engine: Engine) -> None:
+        await engine.prewarm(path)
+        await engine.prewarm(str(demo / "DemoTest/Lemmas.lean"))
+        assert await until(lambda: sum(str(w.state) == "warm" for w in engine.pool.workers) == 2)
+        pids = {w.key.digest: w.process.pid for w in engine.pool.workers if w.process}
+        olean = demo / ".lake/build/lib/lean/Helper/Core.olean"
+        olean.parent.mkdir(parents=True)
+        olean.write_bytes(b"olean")
+        info = await engine.module_info(path)
+        assert isinstance(info, ModuleInfo)
+        assert await until(lambda: engine.pool.counters["retired_stale"] == 2, timeout=3)
+        assert await until(lambda: sum(str(w.state) == "warm" for w in engine.pool.workers) == 2)
+        assert not set(pids.values()) & {w.process.pid for w in engine.pool.workers if w.process}
+        olean2 = demo / ".lake/build/lib/lean/DemoTest/Order.olean"
+        olean2.parent.mkdir(parents=True)
+        olean2.write_bytes(b"olean")
+        await asyncio.sleep(0.5)
+        assert engine.pool.counters["retired_stale"] == 2  # nothing loaded DemoTest.Order
+
+    engine_run(body)
+
+
+def test_diagnostics_are_published_and_cleared(demo: Path) -> None:
+    async def body(engine: Engine) -> None:
+        published: list[dict[str, list[Any]]] = []
+        engine.diagnostics_listeners.append(lambda root, by_file: published.append(by_file))
+        await engine.project_for(str(demo))
+        assert published and not any(published[-1].values())
+        bad = demo / "src/Demo/Basic.lean"
+        original = bad.read_text()
+        bad.write_text("import Helper.Missing\n" + original)
+        assert await until(lambda: any(published[-1].values()), timeout=3)
+        (d,) = published[-1][str(bad)]
+        assert d.code == "unresolved-import" and d.line == 1
+        bad.write_text(original)
+        assert await until(lambda: not any(published[-1].values()), timeout=3)
+
+    engine_run(body)
+
+
+def test_watch_storm_ends_equal_to_a_fresh_discovery(demo: Path) -> None:
+    rnd = random.Random(7)
+
+    async def body(engine: Engine) -> None:
+        managed = await engine.project_for(str(demo))
+        assert isinstance(managed, ManagedProject)
+        folders = [demo / "src/Demo/Storm", demo / "DemoTest/Storm"]
+        names: list[Path] = []
+        for i in range(3000):
+            op = rnd.random()
+            if op < 0.5 or not names:
+                folder = rnd.choice(folders)
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"M{rnd.randrange(400)}.lean"
+                target = rnd.choice(["Demo.Basic", "Demo.Algebra", "Helper.Core"])
+                path.write_text(f"import {target}\n\ndef x{i} := {i}\n")
+                names.append(path)
+            elif op < 0.8:
+                path = rnd.choice(names)
+                if path.exists():
+                    os.replace(path, path.with_name(f"R{rnd.randrange(400)}.lean"))
+            else:
+                path = rnd.choice(names)
+                path.unlink(missing_ok=True)
+        shutil.rmtree(folders[1], ignore_errors=True)
+        await asyncio.sleep(2.0)
+        await until(lambda: False, timeout=0.5)
+        fresh = discover(demo)
+        assert isinstance(fresh, LakeProject)
+        async with managed.lock:
+            assert snapshot(managed.project) == snapshot(fresh)
+        assert engine.changes_applied < 100  # coalesced, not one update per event
+
+    engine_run(body, debounce=0.2)
