@@ -194,8 +194,12 @@ class Engine:
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
+        absolute = os.path.abspath(path)
         async with managed.lock:
-            session = await asyncio.to_thread(managed.session, os.path.abspath(path))
+            if managed.is_known(absolute):
+                session = managed.session(absolute)  # O(its header): no thread hop
+            else:
+                session = await asyncio.to_thread(managed.session, absolute)
         self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
         return managed, session
 
@@ -214,8 +218,8 @@ class Engine:
         worker = self._worker_of(key)
         async with managed.lock:
             module = managed.project.graph.get(work.module)
-            diagnostics = tuple(d for d in managed.project.diagnostics() if d.path == work.path)
-            batch = next((b for b in managed.plan.batches if b.id == key.digest), None)
+            diagnostics = tuple(managed.project.module_diagnostics(work.module)) if module is not None else ()
+            batch = managed.batch(key.digest)
         return ModuleInfo(
             path=os.path.abspath(path),
             module=work.module if module is not None else None,

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..lake.graph import Module
 from ..lake.header import parse_header_text
 from ..lake.names import escape_part
 from ..lake.project import LakeProject, ModelChange
-from ..plan.closures import ClosureIndex
 from ..plan.diff import PlanDiff, diff_plans
 from ..plan.keys import SessionKey, normalise
 from ..plan.model import context_for
-from ..plan.planner import Plan, PlanConfig, PlanContext, plan, session_key
+from ..plan.planner import Batch, Plan, PlanConfig, PlanContext, plan, refresh_plan, session_key
 from ..plan.work import ModuleWork, work_from_model
 from .watch import FileChanges
 
@@ -42,14 +41,15 @@ class ManagedProject:
         self.plan_config = plan_config
         self.lock = asyncio.Lock()
         self.buffers: dict[str, str] = {}
-        self._index: ClosureIndex | None = None
-        self.plan: Plan = plan(work_from_model(project), self.context(), plan_config)
+        self._context = context_for(project)
+        self.plan: Plan = plan(work_from_model(project), self._context, plan_config)
+        self._batches = {b.id: b for b in self.plan.batches}
         self.fingerprint = project.fingerprint()
 
     def context(self) -> PlanContext:
-        if self._index is None:
-            self._index = ClosureIndex(self.project.graph.modules, self.project.graph.edges)
-        return context_for(self.project, self._index)
+        """One context for the project's life: its key memo survives; its closures are rebuilt
+        (lazily) when imports change."""
+        return self._context
 
     # -- changes (call with the lock held, in a thread) --------------------------------
 
@@ -57,10 +57,22 @@ class ManagedProject:
         change = self.project.rescan() if changes.rescan else self.project.update(sorted(changes.sources))
         if change.empty:
             return change, None
-        if change.added or change.removed or change.header_changed or change.config_changed:
-            self._index = None
         old = self.plan
-        self.plan = plan(work_from_model(self.project), self.context(), self.plan_config)
+        if change.config_changed:
+            self._context = context_for(self.project)
+            self.plan = plan(work_from_model(self.project), self._context, self.plan_config)
+        else:
+            if change.added or change.removed or change.header_changed:
+                self._context = replace(self._context, index=None)
+            graph = self.project.graph
+            changed = {*change.added, *change.removed, *change.header_changed, *change.body_changed}
+            for name in list(changed):
+                changed |= graph.dependents(name)
+            work = work_from_model(self.project, {*change.added, *change.header_changed})
+            removed = set(change.removed)
+            self.plan = refresh_plan(old, work, changed, self._context, self.plan_config, removed)
+        self._batches = {b.id: b for b in self.plan.batches}
+        self._context.closures()  # build now, in this thread, not in the next request
         self.fingerprint = self.project.fingerprint()
         diff = diff_plans(old, self.plan)
         return change, None if diff.empty else diff
@@ -132,9 +144,12 @@ class ManagedProject:
         except OSError:
             return ""
 
-    def sharing(self, key: SessionKey) -> int:
-        batch = next((b for b in self.plan.batches if b.id == key.digest), None)
-        return len(batch.modules) if batch is not None else 0
+    def batch(self, key_digest: str) -> Batch | None:
+        return self._batches.get(key_digest)
+
+    def is_known(self, path: str) -> bool:
+        """Is `path` a module or an open buffer (answerable without reading the disk)?"""
+        return path in self.buffers or bool(self.project.modules_at(path))
 
     def owns(self, path: str) -> bool:
         return os.path.abspath(path).startswith(str(self.root) + os.sep)

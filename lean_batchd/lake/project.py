@@ -113,6 +113,7 @@ class LakeProject:
         self._search_order = (self.layout, *reversed(self.workspace.dependencies))
         self.graph = ModuleGraph(core_salt=self.workspace.toolchain.identity)
         self._walked: set[str] = set()
+        self._local_order: list[str] | None = None
         self._by_path: dict[str, set[str]] = {}
         self._local = SourceSetDigest()
         self._reached = SourceSetDigest()
@@ -217,6 +218,7 @@ class LakeProject:
         self._account(old, remove=True)
         self.graph.remove(name)
         self._walked.discard(name)
+        self._local_order = None
         self._libraries = None
 
     def _account(self, module: Module, remove: bool) -> None:
@@ -301,6 +303,8 @@ class LakeProject:
             assert source is not None
             if name not in self.graph:
                 appeared.add(name)
+            if name not in self._walked:
+                self._local_order = None
             self._walked.add(name)
             pending.append(_Pending(name, self.layout.name, library, exe, source))
         if source is not None and not entries and not old:
@@ -440,7 +444,11 @@ class LakeProject:
         return self.layout.name
 
     def local_modules(self) -> list[Module]:
-        return [self.graph.modules[n] for n in sorted(self._walked) if n in self.graph]
+        """The project's own modules, sorted (the order is cached until a module comes or goes)."""
+        if self._local_order is None or len(self._local_order) != len(self._walked):
+            self._local_order = sorted(self._walked)
+        modules = self.graph.modules
+        return [modules[n] for n in self._local_order if n in modules]
 
     def is_local(self, name: str) -> bool:
         return name in self._walked
@@ -474,38 +482,50 @@ class LakeProject:
         )
 
     def fingerprint(self) -> ProjectFingerprint:
-        local = self.local_modules()
+        modules = self.graph.modules
+        newest = max((modules[n].source.key[0] for n in self._walked if n in modules), default=0)
         return ProjectFingerprint(
             toolchain=self.workspace.toolchain.identity,
             lakefile_digest=self.workspace.lakefile_digest,
             manifest_digest=self.workspace.manifest_digest,
             source_count=self._local.count,
-            source_max_mtime_ns=max((m.source.mtime_ns for m in local), default=0),
+            source_max_mtime_ns=newest,
             source_digest=self._local.hexdigest(),
             dependency_digest=self._reached.hexdigest(),
         )
 
     def diagnostics(self) -> list[Diagnostic]:
+        """Everything found, project-wide (paths relative to the root where inside it)."""
         out = list(self._search_notes) + list(self.workspace.diagnostics) + list(self._walk_notes)
         out.extend(self._read_notes.values())
         out.extend(self.layout.missing_roots(self._walked, self.options.only_roots))
-        all_present = not self.workspace.missing
         for module in self.local_modules():
-            out.extend(name_diagnostics(module.name, module.source.shown))
-            out.extend(module.header.diagnostics)
-            for imp, res in zip(module.imports, module.resolutions, strict=True):
-                if res.kind is ResolutionKind.UNRESOLVED:
-                    at = module.header.position(imp)
-                    out.append(
-                        diagnostic(
-                            Code.UNRESOLVED_IMPORT,
-                            Severity.ERROR if all_present else Severity.WARNING,
-                            f"cannot resolve import {imp.module}: {res.reason}",
-                            module.source.shown,
-                            at.line,
-                            at.column,
-                        )
-                    )
+            out.extend(self._module_findings(module))
+        out.extend(self._cycle_findings())
+        return self._shown(out)
+
+    def module_diagnostics(self, name: str) -> list[Diagnostic]:
+        """What concerns one module (for an editor showing one file): O(its header), not O(project)."""
+        module = self.graph.get(name)
+        if module is None:
+            return []
+        cycles = [d for d in self._cycle_findings() if d.path == module.source.shown]
+        return self._shown(self._module_findings(module) + cycles)
+
+    def _module_findings(self, module: Module) -> list[Diagnostic]:
+        out = name_diagnostics(module.name, module.source.shown) + list(module.header.diagnostics)
+        severity = Severity.WARNING if self.workspace.missing else Severity.ERROR
+        for imp, res in zip(module.imports, module.resolutions, strict=True):
+            if res.kind is ResolutionKind.UNRESOLVED:
+                at = module.header.position(imp)
+                message = f"cannot resolve import {imp.module}: {res.reason}"
+                out.append(
+                    diagnostic(Code.UNRESOLVED_IMPORT, severity, message, module.source.shown, at.line, at.column)
+                )
+        return out
+
+    def _cycle_findings(self) -> list[Diagnostic]:
+        out = []
         for cycle in self.graph.cycles():
             first = self.graph.modules[cycle[0]]
             target = cycle[1] if len(cycle) > 1 else cycle[0]
@@ -520,7 +540,10 @@ class LakeProject:
                     place.column if place else None,
                 )
             )
-        shown = {replace(d, path=self.display(d.path)) if d.path else d for d in out}
+        return out
+
+    def _shown(self, found: list[Diagnostic]) -> list[Diagnostic]:
+        shown = {replace(d, path=self.display(d.path)) if d.path else d for d in found}
         return sorted(shown, key=lambda d: (d.path or "", d.line or 0, d.column or 0, d.code, d.message))
 
 

@@ -8,7 +8,7 @@ from .closures import ClosureIndex
 from .diff import BatchChange, PlanDiff, diff_plans
 from .keys import MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy, normalise
 from .model import context_for, plan_project
-from .planner import Batch, ImportGraph, Plan, PlanConfig, PlanContext, PlanStats, plan, session_key
+from .planner import Batch, ImportGraph, Plan, PlanConfig, PlanContext, PlanStats, plan, refresh_plan, session_key
 from .work import ModuleWork, work_from_model
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "normalise",
     "plan",
     "plan_project",
+    "refresh_plan",
     "session_key",
     "work_from_model",
 ]

@@ -21,6 +21,10 @@ class ClosureIndex:
         self.names = sorted(names)
         self.bit = {name: i for i, name in enumerate(self.names)}
         self.closure: dict[str, int] = {}
+        self.sizes: dict[tuple[str, ...], int] = {}
+        """Closure sizes of import sets, memoised by planners."""
+        self.masks: dict[str, int] = {}
+        """Closure masks of session keys (by digest), memoised by planners."""
         self.strict: dict[str, int] = {}
         """The closure of a module's imports outside its own import cycle."""
         known = self.bit

@@ -41,20 +41,26 @@ class PlanDiff:
         return not (self.added or self.removed or self.changed)
 
     def to_json(self) -> dict[str, object]:
+        """Added, removed and changed batches in full; unchanged ones only counted (on Mathlib a
+        one-file edit leaves thousands of batches unchanged, which editors need not be told)."""
         return {
             "added": [{"id": b.id, "modules": list(b.names())} for b in self.added],
             "removed": [{"id": b.id, "modules": list(b.names())} for b in self.removed],
             "changed": [c.to_json() for c in self.changed],
-            "unchanged": list(self.unchanged),
+            "unchangedCount": len(self.unchanged),
         }
 
 
 def diff_plans(old: Plan, new: Plan) -> PlanDiff:
-    """Batches are matched by id (their session key); a batch changed when its fingerprint did."""
-    before = {b.id: b for b in old.batches}
-    after = {b.id: b for b in new.batches}
+    """Batches are matched by id (their session key); a batch changed when its fingerprint did.
+
+    A batch object carried over unchanged into the new plan (as `refresh_plan` does) is
+    recognised by identity first, so a small change costs little on a large plan."""
+    shared = {id(b) for b in old.batches} & {id(b) for b in new.batches}
+    unchanged = [b.id for b in new.batches if id(b) in shared]
+    before = {b.id: b for b in old.batches if id(b) not in shared}
+    after = {b.id: b for b in new.batches if id(b) not in shared}
     changed: list[BatchChange] = []
-    unchanged: list[str] = []
     for bid in sorted(before.keys() & after.keys()):
         a, b = before[bid], after[bid]
         if a.fingerprint == b.fingerprint:
@@ -70,5 +76,5 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         added=tuple(after[i] for i in sorted(after.keys() - before.keys())),
         removed=tuple(before[i] for i in sorted(before.keys() - after.keys())),
         changed=tuple(changed),
-        unchanged=tuple(unchanged),
+        unchanged=tuple(sorted(unchanged)),
     )

@@ -69,8 +69,12 @@ class MetadataExpectation:
         return {"command": self.command, "expected": self.expected}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SessionKey:
+    """Equality and hashing go by `full_digest`, a hash of every field: the same relation as
+    comparing the fields, at the cost of one string comparison (keys are dictionary keys in
+    every plan refresh)."""
+
     project_root: str
     package: str
     target: str | None
@@ -91,6 +95,12 @@ class SessionKey:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "full_digest", _digest(self.canonical()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SessionKey) and other.full_digest == self.full_digest
+
+    def __hash__(self) -> int:
+        return hash(self.full_digest)
 
     def canonical(self) -> dict[str, object]:
         return {

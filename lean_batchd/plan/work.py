@@ -30,13 +30,15 @@ class ModuleWork:
 
 def work_from_model(project: LakeProject, modules: Iterable[str] | None = None) -> list[ModuleWork]:
     """Work items for the project's own modules (all of them, or the named ones that exist)."""
-    wanted = None if modules is None else set(modules)
+    if modules is None:
+        chosen = project.local_modules()
+    else:
+        found = (project.graph.get(n) for n in sorted(set(modules)) if project.is_local(n))
+        chosen = [m for m in found if m is not None]
     out = []
     bases = {layout.lib.name: project.display(str(layout.base)) for layout in project.layout.libs}
     exe_dirs = {exe.exe.name: project.display(str(exe.path.parent)) for exe in project.layout.exes}
-    for m in project.local_modules():
-        if wanted is not None and m.name not in wanted:
-            continue
+    for m in chosen:
         root = bases[m.library] if m.library is not None else exe_dirs.get(m.exe or "", ".")
         header = m.header
         out.append(

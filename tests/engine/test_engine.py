@@ -16,6 +16,7 @@ import pytest
 from lean_batchd.engine import Engine, EngineConfig, EngineError, ModuleInfo, RunResult
 from lean_batchd.engine.managed import ManagedProject
 from lean_batchd.lake import LakeProject, discover
+from lean_batchd.plan import context_for, plan, work_from_model
 from lean_batchd.plan.diff import PlanDiff
 from lean_batchd.testing import simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
@@ -221,6 +222,8 @@ def test_watch_storm_ends_equal_to_a_fresh_discovery(demo: Path) -> None:
         assert isinstance(fresh, LakeProject)
         async with managed.lock:
             assert snapshot(managed.project) == snapshot(fresh)
+            fresh_plan = plan(work_from_model(fresh), context_for(fresh), managed.plan_config)
+            assert managed.plan == fresh_plan  # kept current by rebuilding only changed batches
         assert engine.changes_applied < 100  # coalesced, not one update per event
 
     engine_run(body, debounce=0.2)

@@ -293,3 +293,45 @@ def test_keys_are_stable_across_runs(profile: Profile) -> None:
     b = plan_project(project2, PlanConfig(profile=profile))
     assert [x.key.digest for x in a.batches] == [x.key.digest for x in b.batches]
     assert replace(a.batches[0].key) == a.batches[0].key
+
+
+@settings(max_examples=200)
+@given(dags(), st.data())
+def test_refresh_equals_a_fresh_plan(graph: Graph, data: st.DataObject) -> None:
+    """Rebuilding only the batches of changed modules gives exactly the fresh plan."""
+    from lean_batchd.plan import refresh_plan
+
+    old_context = context(graph)
+    old = plan(items(graph), old_context)
+    names = sorted(graph.modules)
+    edges = dict(graph._edges)
+    versions = dict(graph.versions)
+    touched: set[str] = set()
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=4)):
+        action = data.draw(st.sampled_from(["body", "header", "remove", "add"]))
+        touched.add(name)
+        if action == "body":
+            versions[name] = versions.get(name, 0) + 1
+        elif action == "header":
+            earlier = names[: names.index(name)]
+            edges[name] = tuple(
+                sorted(set(data.draw(st.lists(st.sampled_from(earlier), max_size=3)) if earlier else []))
+            )
+        elif action == "remove" and name in edges:
+            del edges[name]
+        else:
+            new = f"N{len(edges)}x"
+            edges[new] = (name,) if name in edges else ()
+            touched.add(new)
+    new_graph = Graph(edges, versions)
+    changed = set(touched)
+    for name in list(touched):
+        changed |= {m for m in new_graph.modules if name in new_graph.closure(m)}
+    old_items = {w.module: w for w in items(graph)}
+    updated = [w for w in items(new_graph) if old_items.get(w.module) != w]
+    removed = set(graph.modules) - set(new_graph.modules)
+    # As the daemon does: the same context, its closures rebuilt, its memos kept.
+    kept = replace(old_context, graph=new_graph, index=None)
+    refreshed = refresh_plan(old, updated, changed, kept, removed=removed)
+    assert refreshed == plan(items(new_graph), context(new_graph))
+    assert refreshed.stats == plan(items(new_graph), context(new_graph)).stats
