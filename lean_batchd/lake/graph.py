@@ -200,10 +200,11 @@ class ModuleGraph:
             self._digest_component(component)
         return memo[name]
 
-    def _import_token(self, module: Module, imp: Import, resolution: Resolution) -> str:
-        if resolution.is_module:
+    def _import_token(self, imp: Import, resolution: Resolution) -> str:
+        kind = resolution.kind
+        if kind in _MODULE_KINDS:
             return self._closure_digests[imp.module]
-        if resolution.kind is ResolutionKind.CORE:
+        if kind is ResolutionKind.CORE:
             return _h("core", imp.module, self.core_salt)
         return _h("unresolved", imp.module)
 
@@ -211,7 +212,8 @@ class ModuleGraph:
         members = set(component)
         if len(component) == 1 and component[0] not in self._edges.get(component[0], ()):
             m = self.modules[component[0]]
-            tokens = sorted({self._import_token(m, i, r) for i, r in zip(m.imports, m.resolutions, strict=True)})
+            token = self._import_token
+            tokens = sorted({token(i, r) for i, r in zip(m.imports, m.resolutions, strict=True)})
             self._closure_digests[m.name] = _h("module", m.digest, *tokens)
             return
         outside: set[str] = set()
@@ -219,7 +221,7 @@ class ModuleGraph:
             m = self.modules[name]
             for i, r in zip(m.imports, m.resolutions, strict=True):
                 if not (r.is_module and i.module in members):
-                    outside.add(self._import_token(m, i, r))
+                    outside.add(self._import_token(i, r))
         key = _h("cycle", *sorted(self.modules[n].digest for n in component), "|", *sorted(outside))
         for name in component:
             self._closure_digests[name] = _h(key, name)

@@ -117,6 +117,8 @@ class LakeProject:
         self._by_path: dict[str, set[str]] = {}
         self._local = SourceSetDigest()
         self._reached = SourceSetDigest()
+        self._newest: int | None = 0
+        """Newest local source mtime; None when a removal may have lowered it."""
         self._journal: dict[str, Module | None] | None = None
         self._libraries: list[LibraryModules] | None = None
         self._read_notes: dict[str, Diagnostic] = {}
@@ -222,8 +224,15 @@ class LakeProject:
         self._libraries = None
 
     def _account(self, module: Module, remove: bool) -> None:
-        digest = self._local if module.name in self._walked else self._reached
+        local = module.name in self._walked
+        digest = self._local if local else self._reached
         shown = module.source.shown
+        if local and self._newest is not None:
+            mtime = module.source.key[0]
+            if not remove:
+                self._newest = max(self._newest, mtime)
+            elif mtime >= self._newest:
+                self._newest = None
         if remove:
             digest.remove(module.name, shown, module.digest)
             names = self._by_path.get(module.path)
@@ -482,14 +491,15 @@ class LakeProject:
         )
 
     def fingerprint(self) -> ProjectFingerprint:
-        modules = self.graph.modules
-        newest = max((modules[n].source.key[0] for n in self._walked if n in modules), default=0)
+        if self._newest is None:
+            modules = self.graph.modules
+            self._newest = max((modules[n].source.key[0] for n in self._walked if n in modules), default=0)
         return ProjectFingerprint(
             toolchain=self.workspace.toolchain.identity,
             lakefile_digest=self.workspace.lakefile_digest,
             manifest_digest=self.workspace.manifest_digest,
             source_count=self._local.count,
-            source_max_mtime_ns=newest,
+            source_max_mtime_ns=self._newest,
             source_digest=self._local.hexdigest(),
             dependency_digest=self._reached.hexdigest(),
         )

@@ -92,9 +92,13 @@ class SessionKey:
     worker_command: tuple[str, ...]
     metadata: MetadataExpectation | None = None
     full_digest: str = field(init=False, compare=False, repr=False)
+    digest: str = field(init=False, compare=False, repr=False)
+    """Short and stable: what logs, editors and the pool show."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "full_digest", _digest(self.canonical()))
+        full = _digest(self.canonical())
+        object.__setattr__(self, "full_digest", full)
+        object.__setattr__(self, "digest", full[:DIGEST_LENGTH])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SessionKey) and other.full_digest == self.full_digest
@@ -118,11 +122,6 @@ class SessionKey:
             "worker_command": list(self.worker_command),
             "metadata": None if self.metadata is None else self.metadata.to_json(),
         }
-
-    @property
-    def digest(self) -> str:
-        """Short and stable: what logs, editors and the pool show."""
-        return self.full_digest[:DIGEST_LENGTH]
 
     def header_text(self) -> str:
         """The header a worker sends as its first (env-less) command."""
