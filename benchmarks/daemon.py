@@ -1,12 +1,12 @@
 """Daemon figures on the Mathlib-scale tree (issue 5), with the SIMULATED REPL as worker.
 
-  - `moduleInfo` latency (p50, p99) at 200 requests per second from 4 concurrent
-    clients on the shared socket (target p99 at most 10 ms), and `plan` latency
-  - time from a file write to the `planChanged` notification (target p50 at most the
-    debounce plus 50 ms), over edits of random modules' bodies
-  - the daemon's RSS with the project loaded
+- `moduleInfo` latency (p50, p99) at 200 requests per second from 4 concurrent
+  clients on the shared socket (target p99 at most 10 ms), and `plan` latency
+- time from a file write to the `planChanged` notification (target p50 at most the
+  debounce plus 50 ms), over edits of random modules' bodies
+- the daemon's RSS with the project loaded
 
-    python benchmarks/daemon.py [--keep DIR] [--seconds 10] [--edits 30]
+  python benchmarks/daemon.py [--keep DIR] [--seconds 10] [--edits 30]
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def main() -> None:
     try:
         while not sock.exists():
             time.sleep(0.05)
-        print(f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(
+            f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        )
         watcher = Client(sock)
         watcher.initialize(root)
         t = time.monotonic()
