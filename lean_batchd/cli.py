@@ -22,6 +22,7 @@ from .server.client import DaemonClient
 from .server.daemon import DaemonError, default_socket, serve_socket, serve_stdio
 from .server.render import status_summary
 from .testing import simulated_repl_command
+from .workers.locate import find_repl
 from .workers.pool import PoolConfig
 
 EXIT_OK = 0
@@ -161,6 +162,48 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    """What running real Lean here needs, found or not: editors' health checks call this."""
+    lines = [f"lean-batchd {__version__} (Python {sys.executable})"]
+    report: dict[str, object] = {"version": __version__, "python": sys.executable}
+    found = discover(args.path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
+    repl: tuple[str, ...] | None = None
+    if isinstance(found, LakeProject):
+        root, toolchain = found.root.root, found.workspace.toolchain
+        report["project"] = {"name": found.name, "root": str(root), "toolchain": toolchain.to_json()}
+        lines.append(f"project: {found.name} at {root} ({toolchain.spec or 'no lean-toolchain'})")
+        got = find_repl(root, args.repl)
+        if isinstance(got, tuple):
+            repl = got
+            report["repl"] = {"command": list(got)}
+            lines.append("REPL: " + " ".join(got))
+        else:
+            report["repl"] = {"missing": got.message()}
+            lines.append(f"REPL: missing: {got.message()}")
+    else:
+        missing = "; ".join(d.render() for d in found.diagnostics)
+        report["project"] = {"missing": missing}
+        lines.append(f"project: none: {missing}")
+    path = default_socket(False)
+    running = _listening(path)
+    report["daemon"] = {"socket": str(path), "running": running}
+    lines.append(f"daemon: {'running' if running else 'not running'} at {path}")
+    if args.json:
+        _print_json(report)
+    else:
+        print("\n".join(lines))
+    return EXIT_OK if repl is not None else EXIT_FAILED
+
+
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
 def _print_json(doc: object) -> None:
     json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -201,6 +244,11 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--simulate", action="store_true", help="ask the simulated daemon")
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=_status)
+    dr = sub.add_parser("doctor", help="check what running real Lean needs: the project, its REPL, the daemon")
+    dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")
+    dr.add_argument("--json", action="store_true")
+    dr.set_defaults(run=_doctor)
     return p
 
 

@@ -79,3 +79,35 @@ def test_console_script_matches_module() -> None:
         done.returncode == 0
         and json.loads(done.stdout)["modules"] == json.loads(run("discover", str(DEMO), "--json").stdout)["modules"]
     )
+
+
+def test_doctor_reports_the_project_and_the_missing_repl(tmp_path: Path) -> None:
+    done = run("doctor", str(DEMO / "src/Demo/Basic.lean"), "--json")
+    doc = json.loads(done.stdout)
+    assert doc["project"]["name"] == "demo" and doc["project"]["root"] == str(DEMO.resolve())
+    assert doc["project"]["toolchain"]["spec"] == "leanprover/lean4:v4.24.0"
+    assert set(doc["daemon"]) == {"socket", "running"}
+    if "missing" in doc["repl"]:
+        assert done.returncode == 1 and "LEAN_BATCHD_REPL" in doc["repl"]["missing"]
+    else:
+        assert done.returncode == 0 and doc["repl"]["command"]
+
+
+def test_doctor_finds_a_given_repl_and_outside_projects_says_so(tmp_path: Path) -> None:
+    repl = tmp_path / "repl"
+    repl.write_text("#!/bin/sh\n")
+    repl.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-m", "lean_batchd", "doctor", str(DEMO), "--repl", str(repl)],
+        capture_output=True, text=True, timeout=120, check=False, env={"PATH": str(tmp_path)},
+    )  # fmt: skip
+    assert "REPL: missing" in done.stdout and "`lake` is not on PATH" in done.stdout  # found, but no lake
+    (tmp_path / "lake").write_text("#!/bin/sh\n")
+    (tmp_path / "lake").chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-m", "lean_batchd", "doctor", str(DEMO), "--repl", str(repl)],
+        capture_output=True, text=True, timeout=120, check=False, env={"PATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0 and f"REPL: {tmp_path / 'lake'} env {repl}" in done.stdout
+    outside = run("doctor", str(tmp_path))
+    assert outside.returncode == 1 and "project: none:" in outside.stdout and "missing-lake-root" in outside.stdout
