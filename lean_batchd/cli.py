@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN, CheckOptions, differences, run_bench, run_check, select_files
 from .engine import Engine, EngineConfig
+from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
 from .lake.report import project_json, project_summary
+from .lake.root import find_lake_root
 from .plan import PlanConfig, Profile, Strategy, plan_project
 from .plan.report import plan_json, plan_table
 from .server.bridge import bridge, open_daemon
@@ -72,26 +75,30 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
 
-def _engine_config(args: argparse.Namespace) -> EngineConfig:
+def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
     pool = PoolConfig(
         max_workers=args.max_workers,
         memory_budget_mb=args.memory_budget,
         idle_ttl=args.worker_idle_ttl,
     )
     command = None
-    if args.simulate:
+    if simulate:
         command = simulated_repl_command(import_seconds=args.sim_import_seconds, memory_mb=args.sim_memory_mb)
-    return EngineConfig(pool=pool, worker_command=command, simulated=args.simulate, repl_setting=args.repl)
+    return EngineConfig(pool=pool, worker_command=command, simulated=simulate, repl_setting=args.repl)
+
+
+def _worker_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
+    p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
+    p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
+    p.add_argument("--memory-budget", type=float, metavar="MB", help="charged memory (private + swap) for all workers")
+    p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
 
 
 def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true", help="run the SIMULATED REPL instead of Lean (tests, demos)")
-    p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
-    p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
-    p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
+    _worker_flags(p)
     p.add_argument("--max-workers", type=int, default=4)
-    p.add_argument("--memory-budget", type=float, metavar="MB", help="charged memory (private + swap) for all workers")
-    p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
     p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
 
 
@@ -121,7 +128,7 @@ def _log_to(path: str | None, verbose: bool) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _log_to(args.log_file, args.verbose)
-    engine = Engine(_engine_config(args))
+    engine = Engine(_engine_config(args, args.simulate))
     prewarm = not args.no_prewarm
     try:
         if args.listen:
@@ -160,6 +167,95 @@ def _status(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(status_summary(status))
     return EXIT_OK
+
+
+def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
+    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so)."""
+    if args.simulate != "auto":
+        return bool(args.simulate == "always")
+    root = find_lake_root(Path(files[0]))
+    found = find_repl(root.found.root, args.repl) if root.found is not None else None
+    if isinstance(found, tuple):
+        return False
+    print("lean-batchd: no Lean REPL here, so --simulate=auto runs the SIMULATED REPL", file=sys.stderr)
+    return True
+
+
+def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
+    files = select_files(args.paths)
+    if isinstance(files, str):
+        print(f"lean-batchd: {files}", file=sys.stderr)
+        return EXIT_NO_FILES
+    simulate = _simulating(args, files)
+    args.max_workers = args.jobs
+    output = "json" if args.json else "jsonl" if args.jsonl else "text"
+    options = CheckOptions(
+        jobs=args.jobs,
+        planned=not args.no_plan,
+        output=output,
+        build_check=args.build_check if args.build_check is not None else not simulate,
+        timeout=args.timeout,
+        quiet=args.quiet,
+    )
+    return files, options, _engine_config(args, simulate)
+
+
+def _failed_to_start(error: EngineError) -> int:
+    hint = " (or try the pipeline on the REPL stand-in with --simulate)" if error.kind is ErrorKind.NO_REPL else ""
+    print(f"lean-batchd: {error.message}{hint}", file=sys.stderr)
+    return EXIT_NO_LEAN if error.kind is ErrorKind.NO_REPL else EXIT_NO_FILES
+
+
+def _check(args: argparse.Namespace) -> int:
+    setup = _check_setup(args)
+    if isinstance(setup, int):
+        return setup
+    files, options, config = setup
+    daemon = None
+    if not (args.no_daemon or args.no_plan):
+        daemon = Path(args.socket) if args.socket else default_socket(config.simulated)
+    report = asyncio.run(run_check(files, options, config, daemon))
+    if isinstance(report, EngineError):
+        return _failed_to_start(report)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    setup = _check_setup(args)
+    if isinstance(setup, int):
+        return setup
+    files, options, config = setup
+    got = asyncio.run(run_bench(files, options, config))
+    if isinstance(got, EngineError):
+        return _failed_to_start(got)
+    naive, planned = got
+    differ = differences(naive, planned)
+    sim = " [SIMULATED REPL: not Lean]" if config.simulated else ""
+    print(f"{len(files)} files, jobs {options.jobs}{sim}")
+    print(f"naive (a fresh worker per file): {naive.elapsed_seconds:8.2f} s")
+    print(f"planned ({planned.sessions} warm sessions):   {planned.elapsed_seconds:8.2f} s")
+    print(f"speed-up: {naive.elapsed_seconds / max(planned.elapsed_seconds, 1e-9):.2f}x")
+    if differ:
+        print(f"outcomes differ for {len(differ)} files: {', '.join(differ[:10])}")
+        return EXIT_FAILED
+    print("outcomes: identical, file by file")
+    return EXIT_OK
+
+
+def _check_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="Lean files, or folders (their project's modules there)")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="sessions run at once (default 2)")
+    p.add_argument(
+        "--simulate", nargs="?", const="always", choices=["always", "auto"],
+        help="run the SIMULATED REPL instead of Lean; `auto`: only when no Lean REPL is found",
+    )  # fmt: skip
+    p.add_argument("--timeout", type=float, metavar="S", help="per file")
+    p.add_argument(
+        "--build-check", action=argparse.BooleanOptionalAction, default=None,
+        help="refuse files whose imports have a missing or stale .olean (default: on, off when simulated)",
+    )  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="no plan or progress on stderr")
+    _worker_flags(p)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -244,6 +340,18 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--simulate", action="store_true", help="ask the simulated daemon")
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=_status)
+    ch = sub.add_parser("check", help="elaborate files, each in its header's warm session")
+    _check_flags(ch)
+    fmt = ch.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON document")
+    fmt.add_argument("--jsonl", action="store_true", help="a JSON line per file as it finishes, then a summary")
+    ch.add_argument("--no-plan", action="store_true", help="naive: a fresh worker per file (for comparison)")
+    ch.add_argument("--no-daemon", action="store_true", help="use workers of this process, not the shared daemon's")
+    ch.add_argument("--socket", metavar="PATH", help="the shared daemon's socket (default: the per-user one)")
+    ch.set_defaults(run=_check)
+    be = sub.add_parser("bench", help="check naive and planned, compare times and outcomes")
+    _check_flags(be)
+    be.set_defaults(run=_bench, json=False, jsonl=False, no_plan=False)
     dr = sub.add_parser("doctor", help="check what running real Lean needs: the project, its REPL, the daemon")
     dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")

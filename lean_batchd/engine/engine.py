@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..lake.artifacts import build_hint, stale_artifacts
 from ..lake.diagnostics import Diagnostic
 from ..lake.fingerprint import ProjectFingerprint
 from ..lake.project import ProjectOptions, discover
@@ -32,6 +33,7 @@ from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
 from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
 from .managed import ManagedProject, Session
+from .outcome import FileOutcome, FileStatus, outcome_of
 from .positions import file_range
 from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
 from .watch import FileChanges, ProjectWatcher
@@ -260,6 +262,11 @@ class Engine:
         managed = await self.project_for(path)
         return managed if isinstance(managed, EngineError) else managed.fingerprint
 
+    async def repl_problem(self, path: str) -> EngineError | None:
+        """Why no worker can start for `path`'s project (no project, no Lean REPL), if so."""
+        managed = await self.project_for(path)
+        return managed if isinstance(managed, EngineError) else self._no_repl(managed.root)
+
     def _no_repl(self, root: Path) -> EngineError | None:
         repl = self._repl.get(root)
         if isinstance(repl, ReplNotFound):
@@ -327,6 +334,36 @@ class Engine:
             elapsed_seconds=time.monotonic() - started,
             simulated=self.config.simulated,
         )
+
+    async def check(
+        self, path: str, timeout: float | None = None, build_check: bool = True
+    ) -> FileOutcome | EngineError:
+        """Elaborate the file's body in its header's warm session. With `build_check`, a file
+        whose imports have a missing or stale `.olean` is not checked but answered "build first":
+        Lean would load the stale artifact, not the source."""
+        got = await self._session(path)
+        if isinstance(got, EngineError):
+            return got
+        managed, session = got
+        missing = self._no_repl(managed.root)
+        if missing is not None:
+            return missing
+        module = session.work.module if managed.project.graph.get(session.work.module) is not None else None
+        if build_check:
+            imports = [i.module for i in session.work.imports]
+            async with managed.lock:
+                stale = await asyncio.to_thread(stale_artifacts, managed.project, imports)
+            if stale:
+                return FileOutcome(
+                    path=os.path.abspath(path),
+                    module=module,
+                    status=FileStatus.BUILD_FIRST,
+                    session_key=session.key.digest,
+                    detail=build_hint(stale),
+                    simulated=self.config.simulated,
+                )
+        result = await self.run(path, None, timeout)
+        return result if isinstance(result, EngineError) else outcome_of(result, module)
 
     def status(self) -> dict[str, object]:
         snapshot: PoolSnapshot = self.pool.snapshot()

@@ -1,10 +1,19 @@
-"""A minimal LSP client for the command line (`lean-batchd status`): ask the daemon, print."""
+"""A minimal LSP client for the command line (`status`, `check`): ask the daemon, print."""
 
 from __future__ import annotations
 
 import json
 import socket
 from typing import Any
+
+
+class DaemonRequestError(RuntimeError):
+    """The daemon answered a request with an error; `data` holds the engine's typed error, if any."""
+
+    def __init__(self, code: int, message: str, data: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
 
 
 class DaemonClient:
@@ -39,7 +48,8 @@ class DaemonClient:
             message = self.receive()
             if message.get("id") == msg_id and "method" not in message:
                 if "error" in message:
-                    raise RuntimeError(message["error"].get("message"))
+                    error = message["error"]
+                    raise DaemonRequestError(error.get("code", 0), error.get("message", ""), error.get("data"))
                 return message.get("result")
 
     def notify(self, method: str, params: Any = None) -> None:

@@ -20,10 +20,11 @@ PLAN = PREFIX + "plan"
 FINGERPRINT = PREFIX + "fingerprint"
 PREWARM = PREFIX + "prewarm"
 RUN = PREFIX + "run"
+CHECK = PREFIX + "check"
 STATUS = PREFIX + "status"
 EVICT = PREFIX + "evict"
 STOP_DAEMON = PREFIX + "stopDaemon"
-REQUESTS = (PROJECTS, MODULES, MODULE_INFO, PLAN, FINGERPRINT, PREWARM, RUN, STATUS, EVICT, STOP_DAEMON)
+REQUESTS = (PROJECTS, MODULES, MODULE_INFO, PLAN, FINGERPRINT, PREWARM, RUN, CHECK, STATUS, EVICT, STOP_DAEMON)
 PLAN_CHANGED = PREFIX + "planChanged"
 WORKER_CHANGED = PREFIX + "workerChanged"
 NOTIFICATIONS = (PLAN_CHANGED, WORKER_CHANGED)
@@ -89,4 +90,11 @@ def opt_positive_int(params: dict[str, Any], key: str) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ParamsError(f"`{key}` must be a positive integer")
+    return value
+
+
+def opt_bool(params: dict[str, Any], key: str, default: bool) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise ParamsError(f"`{key}` must be true or false")
     return value

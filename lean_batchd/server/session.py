@@ -224,6 +224,7 @@ class Session:
             m.FINGERPRINT: self.fingerprint,
             m.PREWARM: self.prewarm,
             m.RUN: self.run,
+            m.CHECK: self.check,
             m.STATUS: self.status,
             m.EVICT: self.evict,
             m.STOP_DAEMON: self.stop_daemon,
@@ -290,6 +291,13 @@ class Session:
         timeout = m.opt_positive_int(params, "timeoutMs")
         result = await self.engine.run(path, command, None if timeout is None else timeout / 1000)
         return result if isinstance(result, EngineError) else {"uri": m.uri_of_path(path), **result.to_json()}
+
+    async def check(self, params: dict[str, Any]) -> Any:
+        path = self.inside(m.text_document(params) or "")
+        timeout = m.opt_positive_int(params, "timeoutMs")
+        build_check = m.opt_bool(params, "buildCheck", True)
+        outcome = await self.engine.check(path, None if timeout is None else timeout / 1000, build_check)
+        return outcome if isinstance(outcome, EngineError) else outcome.to_json()
 
     async def status(self, params: dict[str, Any]) -> Any:
         return {**self.engine.status(), "connections": len(self.hub.sessions)}

@@ -242,6 +242,12 @@ class WorkerPool:
         await self._settle()
         return len(hit)
 
+    async def __aenter__(self) -> WorkerPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Stop everything and reap every process: no worker outlives the pool."""
         self._closed = True

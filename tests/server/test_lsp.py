@@ -70,6 +70,8 @@ async def test_every_method(demo: Path) -> None:
         ("$/leanBatchd/run", {"command": "#check Nat"}),
         ("$/leanBatchd/run", {"textDocument": {"uri": "file:///x.lean"}, "timeoutMs": "soon"}),
         ("$/leanBatchd/evict", {}),
+        ("$/leanBatchd/check", {}),
+        ("$/leanBatchd/check", {"textDocument": {"uri": "file:///x.lean"}, "buildCheck": "yes"}),
     ],
 )
 async def test_invalid_params_get_32602(demo: Path, method: str, params: object) -> None:

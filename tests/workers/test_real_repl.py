@@ -8,6 +8,10 @@ run the same pool paths the simulated tests cover, against real Lean.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +70,23 @@ def test_real_timeout_recovers() -> None:
             await pool.close()
 
     asyncio.run(main())
+
+
+def test_real_check_of_the_demo_after_lake_build(tmp_path: Path) -> None:
+    """`lake build` the demo, then `lean-batchd check` it on real Lean: every file ok, and a
+    source touched after the build is refused with the build hint."""
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".lake"))
+    build = subprocess.run(["lake", "build"], cwd=root, capture_output=True, text=True, timeout=1800, check=False)
+    assert build.returncode == 0, build.stdout + build.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "lean_batchd", "check", str(root), "--no-daemon", "--json"],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (root / "src/Demo/Basic.lean").touch()
+    stale = subprocess.run(
+        [sys.executable, "-m", "lean_batchd", "check", str(root / "src/Demo/Algebra.lean"), "--no-daemon"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert stale.returncode == 1 and "build first: lake build Demo.Basic" in stale.stdout

@@ -1,0 +1,76 @@
+"""The Python API for downstream tools: discover, plan, then run Lean through warm sessions.
+
+    project = api.discover("path/to/project")
+    plan = api.plan_project(project, api.PlanConfig(worker_command=api.repl_command(project)))
+    async with api.WorkerPool(api.PoolConfig(max_workers=2)) as pool:
+        for batch in plan.batches:
+            async with pool.lease(batch.key) as session:
+                reply = await session.run(api.Command("#check Nat"))
+
+A lease is one warm worker that has imported the batch's header exactly once;
+every command runs against that import. Processes, pipes, env ids and restarts
+stay inside the pool. See `docs/api.md` and `examples/list_declarations.py`.
+"""
+
+from __future__ import annotations
+
+from .check_command import CheckOptions, run_check, select_files
+from .engine.checking import CheckReport
+from .engine.engine import EngineConfig
+from .engine.outcome import FileOutcome, FileStatus
+from .engine.values import EngineError
+from .lake import LakeProject, discover
+from .plan import Batch, Plan, PlanConfig, Profile, Strategy, plan_project
+from .testing import simulated_repl_command
+from .workers.failures import LeaseRefused, WorkerFailure
+from .workers.locate import ReplNotFound, find_repl
+from .workers.pool import Lease, PoolConfig, WorkerPool
+from .workers.protocol import Command, CommandReply, Message, ReplError
+
+__all__ = [
+    "Batch",
+    "CheckReport",
+    "Command",
+    "CommandReply",
+    "EngineError",
+    "FileOutcome",
+    "FileStatus",
+    "LakeProject",
+    "Lease",
+    "LeaseRefused",
+    "Message",
+    "Plan",
+    "PlanConfig",
+    "PoolConfig",
+    "Profile",
+    "ReplError",
+    "ReplNotFound",
+    "Strategy",
+    "WorkerFailure",
+    "WorkerPool",
+    "check",
+    "discover",
+    "plan_project",
+    "repl_command",
+]
+
+
+def repl_command(project: LakeProject, simulate: bool = False) -> tuple[str, ...] | ReplNotFound:
+    """The worker command for `project`: the Lean REPL under `lake env`, or the SIMULATED
+    stand-in when asked (its every answer says it is simulated)."""
+    return simulated_repl_command(import_seconds=0.48) if simulate else find_repl(project.root.root)
+
+
+async def check(
+    paths: list[str], jobs: int = 2, simulate: bool = False, timeout: float | None = None
+) -> CheckReport | EngineError | str:
+    """`lean-batchd check` without the terminal: each file elaborated in its header's warm
+    session. A string says which path is not a Lean file or project folder."""
+    files = select_files(paths)
+    if isinstance(files, str):
+        return files
+    config = EngineConfig(
+        worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None, simulated=simulate
+    )
+    options = CheckOptions(jobs=jobs, output="none", quiet=True, build_check=not simulate, timeout=timeout)
+    return await run_check(files, options, config, None)

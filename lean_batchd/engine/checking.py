@@ -1,0 +1,172 @@
+"""Checking many files: group them by session, run the groups in parallel lanes.
+
+Planned, files that share a session key run one after another on one warm
+worker, and up to `jobs` sessions run at once; naive, every file is its own
+group (the caller gives a pool that retires each worker after one file). Where
+the files are checked is a `CheckTarget`: this process's engine, or a running
+daemon, so that `check` can share the daemon's warm workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .engine import Engine
+from .outcome import FileOutcome, FileStatus
+from .values import EngineError, ErrorKind
+
+
+class CheckTarget(Protocol):
+    simulated: bool
+
+    async def ready(self, path: str) -> EngineError | None:
+        """Why checking cannot start at all (no Lean REPL), before anything is planned."""
+
+    async def session_of(self, path: str) -> tuple[str, str] | EngineError:
+        """The file's session key digest and a label for it (its imports)."""
+
+    async def check(self, path: str) -> FileOutcome | EngineError: ...
+
+    async def workers(self) -> tuple[int, float]:
+        """Warm workers and the memory they are charged (for progress)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    key: str
+    label: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int
+    total: int
+    session: Session
+    outcome: FileOutcome | None
+    """None when a file starts; the outcome when it is done."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    outcomes: tuple[FileOutcome, ...]
+    """Sorted by path, whatever order they finished in."""
+    sessions: int
+    jobs: int
+    planned: bool
+    elapsed_seconds: float
+    simulated: bool
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status.failed for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        out = {str(s): 0 for s in FileStatus}
+        for o in self.outcomes:
+            out[str(o.status)] += 1
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "files": len(self.outcomes),
+            "statuses": self.counts(),
+            "sessions": self.sessions,
+            "jobs": self.jobs,
+            "planned": self.planned,
+            "elapsedMs": round(self.elapsed_seconds * 1000, 1),
+            "simulated": self.simulated,
+        }
+
+
+async def plan_sessions(target: CheckTarget, paths: Sequence[str], planned: bool) -> list[Session] | EngineError:
+    """Files grouped by session key (first appearance order), or one group per file when not planned."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    singles: list[Session] = []
+    for path in paths:
+        got = await target.session_of(path)
+        if isinstance(got, EngineError):
+            return got
+        key, label = got
+        if planned:
+            groups.setdefault(key, (label, []))[1].append(path)
+        else:
+            singles.append(Session(key, label, (path,)))
+    if not planned:
+        return singles
+    return [Session(key, label, tuple(members)) for key, (label, members) in groups.items()]
+
+
+async def check_sessions(
+    target: CheckTarget,
+    sessions: Sequence[Session],
+    jobs: int,
+    planned: bool,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> CheckReport | EngineError:
+    """Runs the sessions in `jobs` lanes, largest first. A missing Lean REPL stops the run
+    (every file would fail the same way); other per-file errors become that file's outcome."""
+    started = time.monotonic()
+    total = sum(len(s.paths) for s in sessions)
+    queue = sorted(sessions, key=lambda s: -len(s.paths))
+    results: dict[str, FileOutcome] = {}
+    fatal: list[EngineError] = []
+
+    async def lane() -> None:
+        while queue and not fatal:
+            session = queue.pop(0)
+            for path in session.paths:
+                if on_progress is not None:
+                    on_progress(Progress(len(results), total, session, None))
+                got = await target.check(path)
+                if isinstance(got, EngineError):
+                    if got.kind is ErrorKind.NO_REPL:
+                        fatal.append(got)
+                        return
+                    got = FileOutcome(path, None, FileStatus.CRASHED, session.key, detail=got.message)
+                results[path] = got
+                if on_progress is not None:
+                    on_progress(Progress(len(results), total, session, got))
+
+    await asyncio.gather(*(lane() for _ in range(max(1, min(jobs, len(sessions))))))
+    if fatal:
+        return fatal[0]
+    return CheckReport(
+        outcomes=tuple(results[p] for p in sorted(results)),
+        sessions=len({s.key for s in sessions}),
+        jobs=jobs,
+        planned=planned,
+        elapsed_seconds=time.monotonic() - started,
+        simulated=target.simulated,
+    )
+
+
+class EngineTarget:
+    """Checks in this process, on the engine's own pool."""
+
+    def __init__(self, engine: Engine, timeout: float | None = None, build_check: bool = True) -> None:
+        self.engine = engine
+        self.timeout = timeout
+        self.build_check = build_check
+        self.simulated = engine.config.simulated
+
+    async def ready(self, path: str) -> EngineError | None:
+        return await self.engine.repl_problem(path)
+
+    async def session_of(self, path: str) -> tuple[str, str] | EngineError:
+        info = await self.engine.module_info(path)
+        if isinstance(info, EngineError):
+            return info
+        return info.session_key, " ".join(info.imports) or "(no imports)"
+
+    async def check(self, path: str) -> FileOutcome | EngineError:
+        return await self.engine.check(path, self.timeout, self.build_check)
+
+    async def workers(self) -> tuple[int, float]:
+        snapshot = self.engine.pool.snapshot()
+        warm = sum(1 for w in snapshot.workers if str(w.state) in ("warm", "busy"))
+        return warm, snapshot.charged_mb

@@ -1,0 +1,141 @@
+"""`lean-batchd check` and `bench` as users run them: outputs, exit codes, progress, the shared daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lean_batchd.testing.workload import generate_workload
+from tests.conftest import DEMO
+from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
+
+SIM = ["--simulate", "--sim-import-seconds", "0.05"]
+
+
+def lean_batchd(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lean_batchd", *args],
+        capture_output=True, text=True, timeout=180, check=False, env=env, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root)
+    return root.resolve()
+
+
+def test_check_json_reports_every_module_and_says_simulated(demo: Path) -> None:
+    done = lean_batchd("check", str(demo), *SIM, "--no-daemon", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["summary"]["files"] == 10 and doc["summary"]["statuses"]["ok"] == 10 and doc["summary"]["simulated"]
+    assert {f["module"] for f in doc["files"]} >= {"Demo.Basic", "DemoTest.Order", "Main"}
+    assert all(f["simulated"] for f in doc["files"])
+    assert "SIMULATED" in done.stderr and "10 files in 9 sessions" in done.stderr
+
+
+def test_errors_give_compiler_style_lines_and_exit_1(demo: Path) -> None:
+    order = demo / "src/Demo/Order.lean"
+    order.write_text(order.read_text() + "\n-- sim:error\n")
+    done = lean_batchd("check", str(order), str(demo / "src/Demo/Basic.lean"), *SIM, "--no-daemon", cwd=demo)
+    assert done.returncode == 1, done.stderr
+    # the stand-in reports at the body's first position, which maps to the header's end (line 5, column 23)
+    assert "src/Demo/Order.lean:5:23: error: simulated error (sim:error)" in done.stdout
+    assert (
+        "2 files in" in done.stdout and "1 ok, 1 errors" in done.stdout and "[SIMULATED REPL: not Lean]" in done.stdout
+    )
+
+
+def test_jsonl_streams_a_line_per_file_then_a_summary(demo: Path) -> None:
+    done = lean_batchd("check", str(demo / "src"), *SIM, "--no-daemon", "--jsonl", "-q")
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [set(x) == {"summary"} for x in lines] == [False] * 6 + [True]
+    assert done.stderr == ""
+
+
+def test_without_lean_check_fails_fast_and_says_what_to_install(demo: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LEAN_BATCHD_REPL"} | {"PATH": "/nonexistent"}
+    done = lean_batchd("check", str(demo), "--no-daemon", env=env)
+    assert done.returncode == 3
+    assert "no Lean REPL found" in done.stderr and "elan" in done.stderr and "--simulate" in done.stderr
+    auto = lean_batchd("check", str(demo / "Main.lean"), "--simulate=auto", "--no-daemon", env=env)
+    assert auto.returncode == 0 and "--simulate=auto runs the SIMULATED REPL" in auto.stderr
+
+
+def test_bad_paths_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    assert lean_batchd("check", str(tmp_path / "notes.txt"), *SIM).returncode == 2
+    done = lean_batchd("check", str(tmp_path), *SIM)
+    assert done.returncode == 2 and "missing-lake-root" in done.stderr
+
+
+def test_plain_progress_lines_when_not_a_terminal_and_a_bar_on_one(demo: Path) -> None:
+    done = lean_batchd("check", str(demo / "DemoTest"), *SIM, "--no-daemon")
+    assert "[1/3] ok" in done.stderr and "\x1b" not in done.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lean_batchd", "check", str(demo / "DemoTest"), *SIM, "--no-daemon"],
+        stdout=subprocess.PIPE, stderr=follower, text=True,
+    )  # fmt: skip
+    os.close(follower)
+    out, _ = proc.communicate(timeout=120)
+    chunks = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks += data
+    os.close(leader)
+    shown = chunks.decode(errors="replace")
+    assert proc.returncode == 0 and "3 files in" in out
+    assert "\r\x1b[2K" in shown and "/3 files" in shown and "warm" in shown and "[1/3]" not in shown
+
+
+def test_check_uses_a_running_daemon_and_its_workers(demo: Path, tmp_path: Path) -> None:
+    socket = tmp_path / "d.sock"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = lean_batchd("check", str(demo / "DemoTest"), *SIM, "--socket", str(socket))
+        assert first.returncode == 0 and f"on the shared daemon at {socket}" in first.stderr, first.stderr
+        status = json.loads(lean_batchd("status", "--socket", str(socket), "--json").stdout)
+        warm = {w["sessionKey"] for w in status["pool"]["workers"] if w["state"] == "warm"}
+        assert len(warm) == 3  # the files' sessions stay warm in the daemon for the next run
+        again = lean_batchd("check", str(demo / "DemoTest"), *SIM, "--socket", str(socket), "--json")
+        assert json.loads(again.stdout)["summary"]["statuses"]["ok"] == 3
+        after = json.loads(lean_batchd("status", "--socket", str(socket), "--json").stdout)
+        assert after["pool"]["counters"]["spawns"] == status["pool"]["counters"]["spawns"]  # nothing imported again
+        private = lean_batchd("check", str(demo / "DemoTest"), *SIM, "--socket", str(socket), "--no-daemon")
+        assert "on workers of this process" in private.stderr
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
+def test_bench_compares_naive_and_planned(tmp_path: Path) -> None:
+    work = generate_workload(tmp_path / "work", files=12, headers=2)
+    done = lean_batchd("bench", str(work.files), *SIM)
+    assert done.returncode == 0, done.stderr
+    assert "12 files, jobs 2 [SIMULATED REPL: not Lean]" in done.stdout
+    assert "planned (2 warm sessions)" in done.stdout and "speed-up:" in done.stdout
+    assert "outcomes: identical, file by file" in done.stdout
