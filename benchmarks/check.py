@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import shutil
 import statistics
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import psutil
+from machine import machine
 
 from lean_batchd.check_command import CheckOptions, differences, run_check, select_files
 from lean_batchd.engine.checking import CheckReport
@@ -106,9 +104,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--import-seconds", type=float, default=0.48)
     args = p.parse_args()
-    print(
-        f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(machine())
     print("SIMULATED REPL: import cost and memory are the stand-in's, not Lean's")
     with tempfile.TemporaryDirectory(prefix="lean-batchd-bench-") as tmp:
         demo = Path(tmp) / "demo"

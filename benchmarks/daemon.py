@@ -12,9 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import socket
 import statistics
@@ -27,51 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from machine import machine
+
+from lean_batchd.server.client import DaemonClient
 
 DEBOUNCE = 0.1
 
 
-class Client:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
-        self.file = self.sock.makefile("rb")
-        self.next = 1
-        self.notes: list[tuple[float, dict[str, Any]]] = []
-
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
-        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    def read(self) -> dict[str, Any]:
-        length = 0
-        while True:
-            line = self.file.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        message: dict[str, Any] = json.loads(self.file.read(length))
-        return message
-
-    def request(self, method: str, params: Any = None) -> Any:
-        msg_id = self.next
-        self.next += 1
-        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-        while True:
-            message = self.read()
-            if "method" in message:
-                self.notes.append((time.monotonic(), message))
-                continue
-            if message.get("id") == msg_id:
-                if "error" in message:
-                    raise RuntimeError(message["error"])
-                return message.get("result")
-
-    def initialize(self, root: Path) -> None:
-        self.request("initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {}})
-        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+def connect(path: Path, root: Path) -> DaemonClient:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(path))
+    client = DaemonClient(sock)
+    client.session(root)
+    return client
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -100,11 +65,8 @@ def main() -> None:
     try:
         while not sock.exists():
             time.sleep(0.05)
-        print(
-            f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        )
-        watcher = Client(sock)
-        watcher.initialize(root)
+        print(machine())
+        watcher = connect(sock, root)
         t = time.monotonic()
         (project,) = watcher.request("$/leanBatchd/projects")
         print(f"project {project['name']}: {project['modules']} modules, {project['batches']} header sessions; "
@@ -114,8 +76,7 @@ def main() -> None:
         latencies: list[list[float]] = [[] for _ in range(4)]
 
         def load(i: int) -> None:
-            c = Client(sock)
-            c.initialize(root)
+            c = connect(sock, root)
             interval = 4 / 200
             start = time.monotonic()
             n = 0
@@ -152,7 +113,7 @@ def main() -> None:
         def listen() -> None:
             while True:
                 try:
-                    message = watcher.read()
+                    message = watcher.receive()
                 except (OSError, ValueError):
                     return
                 if message.get("method") == "$/leanBatchd/planChanged":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from machine import machine
 
 
 def _best(fn: Callable[[], object], repeat: int) -> float:
@@ -157,9 +158,7 @@ def main() -> None:
             check=True,
         )
     figures = json.loads(done.stdout)
-    print(
-        f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(machine())
     print(report(figures))
     if args.json:
         print(json.dumps(figures, indent=1))

@@ -11,11 +11,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine
 
 
 def main() -> None:
@@ -35,9 +35,7 @@ def main() -> None:
         for m in project.local_modules():
             project.graph.closure_digest(m.name)
         work = work_from_model(project)
-        print(
-            f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        )
+        print(machine())
         print(f"{len(work)} modules (Mathlib library) plus {len(project.graph) - len(work)} dependency modules")
 
         def timed(config: PlanConfig) -> tuple[object, float, float]:

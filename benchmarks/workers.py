@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import time
+
+from machine import machine
 
 from lean_batchd.lake.header import Import
 from lean_batchd.plan.keys import Profile, SessionKey
@@ -109,9 +110,7 @@ def main() -> None:
     p.add_argument("--import-seconds", type=float, default=0.48)
     p.add_argument("--requests", type=int, default=500)
     a = p.parse_args()
-    print(
-        f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(machine())
     print("SIMULATED REPL (not Lean): import cost", a.import_seconds, "s per worker start")
     n = asyncio.run(naive(a.modules, a.headers, a.jobs, a.import_seconds))
     w = asyncio.run(planned(a.modules, a.headers, a.jobs, a.import_seconds))

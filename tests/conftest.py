@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +26,24 @@ def mathlib(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedTree, La
     project = discover(tree.root)
     assert isinstance(project, LakeProject)
     return tree, project
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Polls `condition` on the event loop until it holds or `timeout` passes."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A private copy of `examples/demo`, for tests that edit it."""
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO, root)
+    return root.resolve()
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +46,8 @@ def test_lease_runs_commands_in_the_planned_session() -> None:
     assert first.env != second.env and len(second.sorries) == 1 and spawns == 1
 
 
-def test_check_function_reports_outcomes(tmp_path: Path) -> None:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    report = asyncio.run(api.check([str(root / "DemoTest")], simulate=True))
+def test_check_function_reports_outcomes(demo: Path, tmp_path: Path) -> None:
+    report = asyncio.run(api.check([str(demo / "DemoTest")], simulate=True))
     assert isinstance(report, api.CheckReport) and report.simulated and not report.failed
     assert [Path(o.path).name for o in report.outcomes] == ["Algebra.lean", "Lemmas.lean", "Order.lean"]
     assert asyncio.run(api.check([str(tmp_path / "missing.lean")], simulate=True)).endswith(

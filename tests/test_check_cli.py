@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from lean_batchd.testing.workload import generate_workload
-from tests.conftest import DEMO
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
 SIM = ["--simulate", "--sim-import-seconds", "0.05"]
@@ -27,13 +23,6 @@ def lean_batchd(
         [sys.executable, "-m", "lean_batchd", *args],
         capture_output=True, text=True, timeout=180, check=False, env=env, cwd=cwd,
     )  # fmt: skip
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    return root.resolve()
 
 
 def test_check_json_reports_every_module_and_says_simulated(demo: Path) -> None:

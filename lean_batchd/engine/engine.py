@@ -205,6 +205,14 @@ class Engine:
         self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
         return managed, session
 
+    async def _runnable(self, path: str) -> tuple[ManagedProject, Session] | EngineError:
+        """The file's session, when a worker can be started for it (there is a Lean REPL)."""
+        got = await self._session(path)
+        if isinstance(got, EngineError):
+            return got
+        missing = self._no_repl(got[0].root)
+        return got if missing is None else missing
+
     def _worker_of(self, key: SessionKey) -> WorkerInfo | None:
         """The most useful worker holding `key`: warm, then busy, then one on its way."""
         rank = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
@@ -294,13 +302,10 @@ class Engine:
     async def run(self, path: str, command: str | None = None, timeout: float | None = None) -> RunResult | EngineError:
         """Elaborate `command` (default: the file's body) in the file's header session, with
         messages mapped to the file as if the text sat right after the header."""
-        got = await self._session(path)
+        got = await self._runnable(path)
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        missing = self._no_repl(managed.root)
-        if missing is not None:
-            return missing
         text = managed.text_of(os.path.abspath(path))
         header_end = session.work.header_end
         assert header_end is not None
@@ -341,13 +346,10 @@ class Engine:
         """Elaborate the file's body in its header's warm session. With `build_check`, a file
         whose imports have a missing or stale `.olean` is not checked but answered "build first":
         Lean would load the stale artifact, not the source."""
-        got = await self._session(path)
+        got = await self._runnable(path)
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        missing = self._no_repl(managed.root)
-        if missing is not None:
-            return missing
         module = session.work.module if managed.project.graph.get(session.work.module) is not None else None
         if build_check:
             imports = [i.module for i in session.work.imports]

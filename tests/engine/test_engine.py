@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from lean_batchd.engine import Engine, EngineConfig, EngineError, ModuleInfo, RunResult
 from lean_batchd.engine.managed import ManagedProject
 from lean_batchd.lake import LakeProject, discover
@@ -20,18 +18,11 @@ from lean_batchd.plan import context_for, plan, work_from_model
 from lean_batchd.plan.diff import PlanDiff
 from lean_batchd.testing import simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
-from tests.conftest import DEMO
+from tests.conftest import until
 from tests.lake.test_incremental import snapshot
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    return root.resolve()
 
 
 def engine_run(body: Callable[[Engine], Awaitable[T]], **config: Any) -> T:
@@ -51,15 +42,6 @@ def engine_run(body: Callable[[Engine], Awaitable[T]], **config: Any) -> T:
             await engine.close()
 
     return asyncio.run(main())
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return condition()
 
 
 def test_module_info_and_sharing(demo: Path) -> None:

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
-from tests.conftest import DEMO
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
 SIMULATED = ["--simulate", "--sim-import-seconds", "0.05", "--sim-memory-mb", "5"]
 SERVE = [sys.executable, "-m", "lean_batchd", "serve", *SIMULATED]
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO, root)
-    return root.resolve()
 
 
 def plain(value: Any) -> Any:
@@ -65,12 +54,3 @@ async def lsp(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.shutdown_session(), 20)
         await client.stop()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return condition()

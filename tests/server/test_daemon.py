@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.server.conftest import SIMULATED, lsp, request, until
+from tests.conftest import until
+from tests.server.conftest import SIMULATED, lsp, request
 from tests.workers.conftest import wait_until, worker_processes
 
 pytestmark = pytest.mark.timeout(120)

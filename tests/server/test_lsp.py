@@ -11,7 +11,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lean_batchd.lake import LakeProject, discover
-from tests.server.conftest import lsp, request, until
+from tests.conftest import until
+from tests.server.conftest import lsp, request
 from tests.workers.conftest import wait_until, worker_processes
 
 pytestmark = pytest.mark.timeout(120)

@@ -44,25 +44,25 @@ function M.root(path)
   return nil
 end
 
-function M.request(client, method, params, handler, bufnr)
+--- Calls a client method the way this Neovim wants: `client:m(...)` from 0.11 (the dot
+--- form is deprecated there), `client.m(...)` before (where it takes no self).
+local function call(client, name, ...)
   if has_011 then
-    return client:request(method, params, handler, bufnr)
+    return client[name](client, ...)
   end
-  return client.request(method, params, handler, bufnr)
+  return client[name](...)
 end
 
-function M.is_stopped(client)
-  if has_011 then
-    return client:is_stopped()
-  end
-  return client.is_stopped()
+function M.request(client, method, params, handler, bufnr)
+  return call(client, 'request', method, params, handler, bufnr)
 end
 
 function M.request_sync(client, method, params, timeout_ms, bufnr)
-  if has_011 then
-    return client:request_sync(method, params, timeout_ms, bufnr)
-  end
-  return client.request_sync(method, params, timeout_ms, bufnr)
+  return call(client, 'request_sync', method, params, timeout_ms, bufnr)
+end
+
+function M.is_stopped(client)
+  return call(client, 'is_stopped')
 end
 
 local function fire(pattern, data)
@@ -191,7 +191,7 @@ function M.attach(bufnr)
   end
   local id = started[root]
   local client = id and vim.lsp.get_client_by_id(id)
-  if not client or client.is_stopped() then
+  if not client or M.is_stopped(client) then
     id = vim.lsp.start_client(conf)
     if not id then
       return nil, 'the daemon did not start'
