@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine.checking import CheckReport, CheckTarget, EngineTarget, Progress, Session, check_sessions, plan_sessions
+from .engine.checking import CheckReport, CheckTarget, EngineTarget, FileGroup, Progress, check_sessions, plan_sessions
 from .engine.engine import Engine, EngineConfig
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError, ErrorKind
@@ -242,7 +242,7 @@ async def _tick(target: CheckTarget, view: ProgressView) -> None:
         await asyncio.sleep(0.5)
 
 
-def plan_text(sessions: list[Session], options: CheckOptions, where: str) -> str:
+def plan_text(sessions: list[FileGroup], options: CheckOptions, where: str) -> str:
     files = sum(len(s.paths) for s in sessions)
     if not options.planned:
         each = f"a fresh worker each (--no-plan), jobs {options.jobs}"

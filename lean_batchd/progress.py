@@ -54,7 +54,7 @@ class ProgressView:
         elapsed = time.monotonic() - self.started
         text = (
             f"{bar} {p.done}/{p.total} files  {elapsed:.1f} s  {self.warm} warm  {_memory(self.memory_mb)}"
-            f"  session {p.session.key[:8]} ({p.session.label})"
+            f"  session {p.group.key[:8]} ({p.group.label})"
         )
         self.stream.write("\r\x1b[2K" + text[: columns - 1])
         self.stream.flush()

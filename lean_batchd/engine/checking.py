@@ -36,7 +36,7 @@ class CheckTarget(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class FileGroup:
     key: str
     label: str
     paths: tuple[str, ...]
@@ -46,7 +46,7 @@ class Session:
 class Progress:
     done: int
     total: int
-    session: Session
+    group: FileGroup
     outcome: FileOutcome | None
     """None when a file starts; the outcome when it is done."""
 
@@ -83,10 +83,10 @@ class CheckReport:
         }
 
 
-async def plan_sessions(target: CheckTarget, paths: Sequence[str], planned: bool) -> list[Session] | EngineError:
+async def plan_sessions(target: CheckTarget, paths: Sequence[str], planned: bool) -> list[FileGroup] | EngineError:
     """Files grouped by session key (first appearance order), or one group per file when not planned."""
     groups: dict[str, tuple[str, list[str]]] = {}
-    singles: list[Session] = []
+    singles: list[FileGroup] = []
     for path in paths:
         got = await target.session_of(path)
         if isinstance(got, EngineError):
@@ -95,15 +95,15 @@ async def plan_sessions(target: CheckTarget, paths: Sequence[str], planned: bool
         if planned:
             groups.setdefault(key, (label, []))[1].append(path)
         else:
-            singles.append(Session(key, label, (path,)))
+            singles.append(FileGroup(key, label, (path,)))
     if not planned:
         return singles
-    return [Session(key, label, tuple(members)) for key, (label, members) in groups.items()]
+    return [FileGroup(key, label, tuple(members)) for key, (label, members) in groups.items()]
 
 
 async def check_sessions(
     target: CheckTarget,
-    sessions: Sequence[Session],
+    sessions: Sequence[FileGroup],
     jobs: int,
     planned: bool,
     on_progress: Callable[[Progress], None] | None = None,
@@ -118,19 +118,19 @@ async def check_sessions(
 
     async def lane() -> None:
         while queue and not fatal:
-            session = queue.pop(0)
-            for path in session.paths:
+            group = queue.pop(0)
+            for path in group.paths:
                 if on_progress is not None:
-                    on_progress(Progress(len(results), total, session, None))
+                    on_progress(Progress(len(results), total, group, None))
                 got = await target.check(path)
                 if isinstance(got, EngineError):
                     if got.kind is ErrorKind.NO_REPL:
                         fatal.append(got)
                         return
-                    got = FileOutcome(path, None, FileStatus.CRASHED, session.key, detail=got.message)
+                    got = FileOutcome(path, None, FileStatus.CRASHED, group.key, detail=got.message)
                 results[path] = got
                 if on_progress is not None:
-                    on_progress(Progress(len(results), total, session, got))
+                    on_progress(Progress(len(results), total, group, got))
 
     await asyncio.gather(*(lane() for _ in range(max(1, min(jobs, len(sessions))))))
     if fatal:
