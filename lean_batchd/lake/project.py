@@ -122,6 +122,9 @@ class LakeProject:
         self._journal: dict[str, Module | None] | None = None
         self._libraries: list[LibraryModules] | None = None
         self._read_notes: dict[str, Diagnostic] = {}
+        self._findings: dict[str, tuple[Module, list[Diagnostic]]] = {}
+        """Each module's own findings, kept while its `Module` value is the same object (an
+        update replaces the value), so project-wide diagnostics after an edit cost O(edit)."""
         warm = len(self.cache) > 0
         found, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm)
         pending: list[_Pending] = []
@@ -219,6 +222,7 @@ class LakeProject:
             self._journal.setdefault(name, old)
         self._account(old, remove=True)
         self.graph.remove(name)
+        self._findings.pop(name, None)
         self._walked.discard(name)
         self._local_order = None
         self._libraries = None
@@ -510,7 +514,10 @@ class LakeProject:
         out.extend(self._read_notes.values())
         out.extend(self.layout.missing_roots(self._walked, self.options.only_roots))
         for module in self.local_modules():
-            out.extend(self._module_findings(module))
+            cached = self._findings.get(module.name)
+            if cached is None or cached[0] is not module:
+                cached = self._findings[module.name] = (module, self._module_findings(module))
+            out.extend(cached[1])
         out.extend(self._cycle_findings())
         return self._shown(out)
 
