@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -17,6 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 
 Tree = Callable[[dict[str, str]], Path]
+
+RUN_MARK = "LEAN_BATCHD_TEST_RUN"
+"""Set in this run's environment, so every process it starts inherits it: leak checks count
+only this run's processes, not those of another run or a daemon elsewhere on the machine."""
+os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
 
 
 @pytest.fixture(scope="session")

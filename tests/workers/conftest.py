@@ -14,16 +14,24 @@ import pytest
 from lean_batchd.lake.header import Import
 from lean_batchd.plan.keys import Profile, SessionKey
 from lean_batchd.testing import simulated_repl_command
-from tests.conftest import DEMO
+from tests.conftest import DEMO, RUN_MARK
 
 MARKERS = ("lean_batchd.testing.repl", "workers/guard.py")
 
 
 def worker_processes() -> list[psutil.Process]:
+    """Worker and guard processes started by this test run (marked through the inherited
+    environment), so that another run or a daemon elsewhere on the machine does not count."""
     out = []
     for proc in psutil.process_iter(["cmdline", "pid"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if proc.pid != os.getpid() and any(m in cmdline for m in MARKERS):
+        if proc.pid == os.getpid() or not any(m in cmdline for m in MARKERS):
+            continue
+        try:
+            mine = proc.environ().get(RUN_MARK) == os.environ[RUN_MARK]
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            mine = False
+        if mine:
             out.append(proc)
     return out
 
