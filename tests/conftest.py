@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,9 @@ RUN_MARK = "LEAN_BATCHD_TEST_RUN"
 """Set in this run's environment, so every process it starts inherits it: leak checks count
 only this run's processes, not those of another run or a daemon elsewhere on the machine."""
 os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="lean-batchd-tests-")
+"""The per-user daemon's socket folder: private to this run, so tests never reach (or start) a
+daemon that another run or the user's own editor shares."""
 
 
 @pytest.fixture(scope="session")
