@@ -14,9 +14,11 @@ this program stands in for `repl` wherever the pool can tell the difference:
   import in one process leaks the same again, like the real REPL;
 - `env` and `proofState` ids are numbered per process exactly as the REPL
   numbers them; an unknown id gets `{"message": "Unknown environment."}`;
-- replies are deterministic: each `sorry` gives a sorry with a proof state
-  and a warning, `#check`/`#print`/`#eval` give an info message, `sorry`-free
-  text elaborates silently; every message says "(simulated)";
+- replies are deterministic and read the text as Lean's lexer would
+  (comments, docstrings and strings hide nothing): each `sorry` gives a sorry
+  with a proof state, each declaration using one a single warning at its name,
+  `#check`/`#print`/`#eval` an info message, an `import` after the header an
+  error, and other text elaborates silently; every message says "(simulated)";
 - faults for tests, written as comments in the command text:
   `-- sim:crash`, `-- sim:hang`, `-- sim:slow=SECONDS`, `-- sim:spike=MB`,
   `-- sim:garbage`, `-- sim:error` (an error message).
@@ -42,11 +44,45 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..lake.lean_lexer import Kind, Token, tokenize
+
 BANNER = "lean-batchd SIMULATED REPL: not Lean; replies are stand-ins\n"
 _IMPORT_RE = re.compile(r"^\s*(?:public\s+)?(?:meta\s+)?import\s+(?:all\s+)?(\S+)", re.MULTILINE)
 _FAULT_RE = re.compile(r"--\s*sim:(crash|hang|garbage|error|slow=([0-9.]+)|spike=([0-9.]+))")
-_CHECK_RE = re.compile(r"#(check|print|eval)\s+([^\s]+)")
+_DECLARATIONS = frozenset({"theorem", "lemma", "def", "example", "instance", "abbrev", "opaque"})
 _HOLD: list[Any] = []
+
+
+def span(first: Token, last: Token | None = None) -> dict[str, Any]:
+    """The REPL's `pos`/`endPos` (1-based line, 0-based column) of tokens `first` to `last`."""
+    last = last or first
+    return {
+        "pos": {"line": first.line, "column": first.column},
+        "endPos": {"line": last.line, "column": last.column + len(last.text)},
+    }
+
+
+def message(severity: str, first: Token, text: str, last: Token | None = None) -> dict[str, Any]:
+    return {"severity": severity, **span(first, last), "data": f"{text} (simulated)"}
+
+
+def sorry_declarations(tokens: list[Token]) -> list[Token]:
+    """Where Lean warns that a declaration uses `sorry`: once per declaration, at its name
+    (at the keyword for `example` and anonymous instances); a `sorry` outside any
+    declaration is warned at itself. Comments, docstrings and strings never count: the
+    text is tokenised as Lean would read it."""
+    out: list[Token] = []
+    current: Token | None = None
+    warned = False
+    for i, token in enumerate(tokens):
+        if token.kind is Kind.IDENT and token.value in _DECLARATIONS:
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            named = token.value != "example" and after is not None and after.kind is Kind.IDENT
+            current, warned = (after if named and after is not None else token), False
+        elif token.kind is Kind.IDENT and token.value == "sorry" and not warned:
+            out.append(current or token)
+            warned = current is not None
+    return out
 
 
 def pretty(obj: Any) -> str:
@@ -153,47 +189,25 @@ class Simulator:
         if env is None:
             self.do_import(text)
         messages: list[dict[str, Any]] = list(self.faults(text)["messages"])
-        if env is not None:
-            for m in _IMPORT_RE.finditer(text):
-                at = text.count("\n", 0, m.start()) + 1
-                messages.append(
-                    {
-                        "severity": "error",
-                        "pos": {"line": at, "column": 0},
-                        "endPos": {"line": at, "column": 6},
-                        "data": "invalid 'import' command, it must be used in the beginning of the file (simulated)",
-                    }
-                )
+        tokens, _ = tokenize(text)
         sorries: list[dict[str, Any]] = []
-        lines = text.split("\n")
-        for number, line in enumerate(lines, start=1):
-            for m in re.finditer(r"\bsorry\b", line):
-                sorries.append(
-                    {
-                        "proofState": self.proof_states,
-                        "pos": {"line": number, "column": m.start()},
-                        "goal": "⊢ (simulated goal)",
-                        "endPos": {"line": number, "column": m.end()},
-                    }
+        for token in tokens:
+            if token.kind is not Kind.IDENT:
+                continue
+            if token.value == "import" and token.first_on_line and env is not None:
+                messages.append(
+                    message("error", token, "invalid 'import' command, it must be used in the beginning of the file")
                 )
+            elif token.value == "sorry":
+                sorries.append({"proofState": self.proof_states, **span(token), "goal": "⊢ (simulated goal)"})
                 self.proof_states += 1
-                messages.append(
-                    {
-                        "severity": "warning",
-                        "pos": {"line": number, "column": 0},
-                        "endPos": {"line": number, "column": m.start()},
-                        "data": "declaration uses `sorry` (simulated)",
-                    }
-                )
-            for m in _CHECK_RE.finditer(line):
-                messages.append(
-                    {
-                        "severity": "info",
-                        "pos": {"line": number, "column": m.start()},
-                        "endPos": {"line": number, "column": m.end()},
-                        "data": f"{m.group(2)} (simulated {m.group(1)})",
-                    }
-                )
+        for at in sorry_declarations(tokens):
+            messages.append(message("warning", at, "declaration uses `sorry`"))
+        for i, token in enumerate(tokens[:-1]):
+            if token.text == "#" and tokens[i + 1].value in ("check", "print", "eval") and len(tokens) > i + 2:
+                what = tokens[i + 2]
+                messages.append(message("info", token, f"#{tokens[i + 1].value} {what.text}", what))
+        messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
         reply: dict[str, Any] = {}
         if sorries:
             reply["sorries"] = sorries

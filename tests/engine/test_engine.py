@@ -18,6 +18,7 @@ from lean_batchd.plan import context_for, plan, work_from_model
 from lean_batchd.plan.diff import PlanDiff
 from lean_batchd.testing import simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
+from lean_batchd.workers.protocol import CommandReply
 from tests.conftest import until
 from tests.lake.test_incremental import snapshot
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
@@ -76,10 +77,13 @@ def test_prewarm_then_run_maps_messages_to_the_file(demo: Path) -> None:
         assert isinstance(info, ModuleInfo) and info.worker_state == "warm" and info.worker_memory_mb
         result = await engine.run(str(path))
         assert isinstance(result, RunResult) and result.failure is None and result.simulated
-        (warning,) = [m for m in result.messages if m.severity == "warning"]
+        (warning,) = [m for m in result.messages if m.severity == "warning"]  # once per declaration, at its name
         lines = path.read_text().split("\n")
-        sorry_line = next(i for i, line in enumerate(lines) if line.strip() == "sorry")
-        assert warning.range.end_line == sorry_line and warning.range.end_character == 2
+        line = next(i for i, text in enumerate(lines) if "theorem triple_add" in text)
+        column = lines[line].index("triple_add")
+        assert (warning.range.start_line, warning.range.start_character) == (line, column)
+        assert (warning.range.end_line, warning.range.end_character) == (line, column + len("triple_add"))
+        assert isinstance(result.reply, CommandReply) and len(result.reply.sorries) == 1
         assert engine.pool.counters["spawns"] == 1 and engine.pool.counters["reuses"] == 1
 
     engine_run(body)
