@@ -93,12 +93,14 @@ class SessionKey:
     metadata: MetadataExpectation | None = None
     full_digest: str = field(init=False, compare=False, repr=False)
     digest: str = field(init=False, compare=False, repr=False)
-    """Short and stable: what logs, editors and the pool show."""
+    """The session's name everywhere people and clients see one (`plan`, `check`, `status`,
+    editors, the protocol's `sessionKey`): a digest of `environment()` alone, so one header
+    shows as one session whether the command line, a simulated run or the daemon computed it.
+    Keys that share it differ only in how their worker runs, which one daemon never varies."""
 
     def __post_init__(self) -> None:
-        full = _digest(self.canonical())
-        object.__setattr__(self, "full_digest", full)
-        object.__setattr__(self, "digest", full[:DIGEST_LENGTH])
+        object.__setattr__(self, "full_digest", _digest(self.canonical()))
+        object.__setattr__(self, "digest", _digest(self.environment())[:DIGEST_LENGTH])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SessionKey) and other.full_digest == self.full_digest
@@ -122,6 +124,15 @@ class SessionKey:
             "worker_command": list(self.worker_command),
             "metadata": None if self.metadata is None else self.metadata.to_json(),
         }
+
+    def environment(self) -> dict[str, object]:
+        """The fields that decide the Lean environment a body is elaborated in. The toolchain
+        counts by its `lean-toolchain` spec, not by the version a `lean --version` query added."""
+        env = self.canonical()
+        for worker_only in ("protocol", "restart_policy", "worker_command", "metadata"):
+            del env[worker_only]
+        env["toolchain"] = self.toolchain.partition("|")[0]
+        return env
 
     def header_text(self) -> str:
         """The header a worker sends as its first (env-less) command."""

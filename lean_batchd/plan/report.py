@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from .planner import Plan
@@ -28,27 +29,33 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def plan_table(plan: Plan, project_name: str, width: int = 100) -> str:
+    """A line per session (its id as `check`, `status` and the editors show it) and a line of
+    its modules, each cut to `width` columns."""
     s = plan.stats
+    room = max(width - 43, 10)
+
+    def cut(text: str) -> str:
+        return text if len(text) <= room else text[: room - 1] + "…"
+
     lines = [f"Plan for {project_name}: {plan.profile} profile, {plan.strategy} strategy", ""]
-    lines.append(f"{'batch':<17} {'target':<14} {'modules':>7} {'closure':>7}  session imports / modules")
+    lines.append(f"{'session':<8}  {'target':<14} {'modules':>7} {'closure':>7}  imports / modules")
     for b in plan.batches:
         imports = ", ".join(i.render() for i in b.key.imports) or "(no imports)"
-        if len(imports) > width - 50:
-            imports = imports[: width - 51] + "…"
         target = (b.key.target or "-")[:14]
-        lines.append(f"{b.id:<17} {target:<14} {len(b.modules):>7} {b.closure_size:>7}  {imports}")
-        names = ", ".join(b.names())
-        if len(names) > width - 50:
-            names = names[: width - 51] + "…"
-        lines.append(f"{'':<49}→ {names}")
+        lines.append(f"{b.id[:8]:<8}  {target:<14} {len(b.modules):>7} {b.closure_size:>7}  {cut(imports)}")
+        lines.append(f"{'':<41}→ {cut(', '.join(b.names()))}")
     ratio = f", {s.naive_imported_modules_total / s.imported_modules_total:.2f}x" if s.imported_modules_total else ""
-    lines += [
-        "",
-        f"{s.modules} modules in {s.batches} batches "
-        f"(largest: {s.largest_batch} modules, {s.largest_closure} imported); "
-        f"sessions import {s.imported_modules_total} modules in all, against {s.naive_imported_modules_total} "
-        f"with one session per module{ratio}",
-    ]
+    total = (
+        f"{_n(s.modules, 'module')} in {_n(s.batches, 'session')} "
+        f"(largest: {_n(s.largest_batch, 'module')}, {s.largest_closure:,} imported); "
+        f"sessions import {s.imported_modules_total:,} modules in all, against {s.naive_imported_modules_total:,} "
+        f"with one session per module{ratio}"
+    )
+    lines += ["", textwrap.fill(total, width, subsequent_indent="  ")]
     lines += [d.render() for d in plan.diagnostics]
     return "\n".join(lines)
