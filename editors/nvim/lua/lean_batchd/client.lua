@@ -92,6 +92,17 @@ local function refresh_codelens(bufnr)
   end
 end
 
+--- Buffers whose session is `key` (from their latest moduleInfo).
+local function buffers_of(key)
+  local out = {}
+  for bufnr, info in pairs(M.info) do
+    if info.sessionKey == key and vim.api.nvim_buf_is_loaded(bufnr) then
+      table.insert(out, bufnr)
+    end
+  end
+  return out
+end
+
 local function attached_buffers(client)
   if client.attached_buffers then
     return vim.tbl_keys(client.attached_buffers)
@@ -111,11 +122,20 @@ M.handlers = {
     end
     fire('LeanBatchdPlanChanged', params)
   end,
-  [M.WORKER_CHANGED] = function(_, params)
+  [M.WORKER_CHANGED] = function(_, params, ctx)
     if GONE[params.state] then
       M.workers[params.sessionKey] = nil
     else
       M.workers[params.sessionKey] = params
+    end
+    -- The lens shows the session's state: ask again now rather than at the next redraw
+    -- (Neovim 0.7 has no workspace/codeLens/refresh).
+    local client = vim.lsp.get_client_by_id(ctx.client_id)
+    for _, bufnr in ipairs(buffers_of(params.sessionKey)) do
+      if client then
+        M.refresh_info(client, bufnr)
+      end
+      refresh_codelens(bufnr)
     end
     fire('LeanBatchdStatus')
   end,
@@ -132,13 +152,38 @@ local function follow_edits(client, bufnr)
       timer:start(400, 0, vim.schedule_wrap(function()
         if vim.api.nvim_buf_is_loaded(bufnr) and not M.is_stopped(client) then
           M.refresh_info(client, bufnr)
+          refresh_codelens(bufnr)
         end
       end))
     end,
   })
 end
 
+local last_lean = nil
+
+--- The Lean buffer attached most recently entered: what commands act on from other buffers.
+function M.last_lean_buffer()
+  if last_lean and vim.api.nvim_buf_is_loaded(last_lean) and M.get(last_lean) then
+    return last_lean
+  end
+  return nil
+end
+
+--- A buffer that holds a Lean file on disk (not a scratch, help or terminal buffer).
+function M.is_lean_file(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  return vim.bo[bufnr].buftype == '' and name ~= '' and not name:find('://', 1, true) and name:sub(-5) == '.lean'
+end
+
 local function on_attach(client, bufnr)
+  last_lean = bufnr
+  vim.api.nvim_create_autocmd('BufEnter', {
+    group = vim.api.nvim_create_augroup('lean_batchd_last_' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function()
+      last_lean = bufnr
+    end,
+  })
   M.refresh_info(client, bufnr)
   follow_edits(client, bufnr)
   if config.get().codelens then
@@ -177,6 +222,9 @@ function M.attach(bufnr)
   local path = vim.api.nvim_buf_get_name(bufnr)
   if path == '' then
     return nil, 'the buffer has no file'
+  end
+  if not M.is_lean_file(bufnr) then
+    return nil, 'not a Lean file'
   end
   local root = M.root(vim.fn.fnamemodify(path, ':p'))
   if not root then

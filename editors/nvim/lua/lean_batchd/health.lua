@@ -36,11 +36,26 @@ function M.check()
     error('`lean-batchd doctor` answered something unreadable: ' .. out)
     return
   end
-  local daemon = report.daemon
-  if daemon.running then
-    ok('the shared daemon is running on ' .. daemon.socket)
-  else
-    info('no shared daemon is running on ' .. daemon.socket .. ' (editors start it on demand)')
+  -- The daemon this Neovim talks to, asked through its own client; else what runs for the user.
+  local live = client.get(client.last_lean_buffer() or 0)
+  local reply = live and client.request_sync(live, '$/leanBatchd/status', vim.empty_dict(), 5000)
+  local status = reply and reply.result
+  if status then
+    local daemon = status.daemon or {}
+    ok(string.format(
+      'connected to the daemon (pid %s%s%s)',
+      tostring(daemon.pid or '?'),
+      daemon.address and (' on ' .. daemon.address) or '',
+      status.simulated and ', SIMULATED REPL: not Lean' or ''
+    ))
+  end
+  for _, daemon in ipairs(report.daemons or {}) do
+    local kind = daemon.simulated and 'the SIMULATED daemon' or 'the shared daemon'
+    if daemon.running then
+      ok(string.format('%s is running on %s (pid %s)', kind, daemon.socket, tostring(daemon.pid)))
+    elseif not daemon.simulated then
+      info(kind .. ' is not running on ' .. daemon.socket .. ' (editors start it on demand)')
+    end
   end
   local project = report.project
   if project.missing then
@@ -50,6 +65,8 @@ function M.check()
   ok(string.format('Lake project %s at %s (%s)', project.name, project.root, project.toolchain.spec))
   if report.repl.command then
     ok('Lean REPL: ' .. table.concat(report.repl.command, ' '))
+  elseif status and status.simulated then
+    info('no Lean REPL here; the daemon in use runs the SIMULATED REPL instead: ' .. report.repl.missing)
   else
     warn('no Lean REPL: warm sessions cannot start', { report.repl.missing })
   end

@@ -23,7 +23,8 @@ end
 --- Attaches a buffer to the daemon; quiet outside Lake projects, loud when the daemon is missing.
 function M.attach(bufnr)
   local id, why = client.attach(bufnr)
-  if not id and why and not why:find('not inside a Lake project', 1, true) and why ~= 'the buffer has no file' then
+  local quiet = why and (why:find('not inside a Lake project', 1, true) or why == 'the buffer has no file' or why == 'not a Lean file')
+  if not id and why and not quiet then
     vim.notify('lean-batchd: ' .. why, vim.log.levels.WARN)
   end
   return id, why
@@ -34,12 +35,22 @@ local function err(message)
   return nil, message
 end
 
---- The daemon client for the current buffer, attaching it first if it is not yet.
+--- The daemon client for the current buffer, attaching it first if it is a Lean file. From
+--- any other buffer (the plugin's own plan or status split, a help page) commands act on the
+--- Lean buffer used last, and never start a client of their own.
 local function current()
   local bufnr = vim.api.nvim_get_current_buf()
   local c = client.get(bufnr)
   if c then
     return c, bufnr
+  end
+  if not client.is_lean_file(bufnr) then
+    bufnr = client.last_lean_buffer()
+    c = bufnr and client.get(bufnr)
+    if c then
+      return c, bufnr
+    end
+    return err('open a Lean file of a Lake project first')
   end
   local id, why = client.attach(bufnr)
   if not id then
@@ -109,7 +120,7 @@ end
 function M.prewarm()
   local result = call('$/leanBatchd/prewarm', document)
   if result then
-    vim.notify('lean-batchd: warming session ' .. result.sessionKey, vim.log.levels.INFO)
+    vim.notify('lean-batchd: warming ' .. render.session(result.sessionKey), vim.log.levels.INFO)
   end
   return result
 end

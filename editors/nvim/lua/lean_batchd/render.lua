@@ -38,10 +38,17 @@ function M.plan(plan, root)
   return lines
 end
 
+--- A session's id as people see it everywhere (`lean-batchd plan`, `check`, `status`).
+function M.session(key)
+  return 'session ' .. tostring(key):sub(1, 8)
+end
+
 function M.status(status)
+  local daemon = status.daemon or {}
   local lines = {
     string.format(
-      'lean-batchd status%s: %s',
+      'lean-batchd daemon%s%s: %s',
+      daemon.pid and (' pid ' .. daemon.pid) or '',
       status.simulated and ' (SIMULATED REPL)' or '',
       plural(status.connections or 0, 'connection')
     ),
@@ -58,7 +65,7 @@ function M.status(status)
   for _, w in ipairs(pool.workers) do
     table.insert(
       lines,
-      string.format('  %s %-9s %s  %s', w.sessionKey, w.state, M.memory(w.memory.chargeMb), table.concat(w.imports, ', '))
+      string.format('  %s %-9s %s  %s', M.session(w.sessionKey), w.state, M.memory(w.memory.chargeMb), table.concat(w.imports, ', '))
     )
   end
   return lines
@@ -72,10 +79,10 @@ function M.run(command, result, filename)
   local failure = result.failure ~= vim.NIL and result.failure or nil
   local lines = {
     string.format(
-      '> %s  (%s ms, session %s%s)',
+      '> %s  (%s ms, %s%s)',
       command,
       tostring(result.elapsedMs),
-      result.sessionKey,
+      M.session(result.sessionKey),
       result.simulated and ', SIMULATED REPL' or ''
     ),
   }
