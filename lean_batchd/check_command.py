@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -25,7 +23,8 @@ from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, discover
 from .progress import ProgressView
 from .server import methods as m
-from .server.client import DaemonClient, DaemonRequestError
+from .server.client import AsyncDaemonClient, DaemonRequestError
+from .terminal import PLAIN, SEVERITY_COLOUR, STATUS_COLOUR, Palette, display, fit, palette, plural, width, wrap
 
 EXIT_NO_FILES = 2
 EXIT_NO_LEAN = 3
@@ -40,6 +39,8 @@ class CheckOptions:
     build_check: bool = True
     timeout: float | None = None
     quiet: bool = False
+    color: str = "auto"
+    """`auto`, `always` or `never` (see `terminal.palette`)."""
 
 
 def select_files(args: list[str]) -> list[str] | str:
@@ -62,34 +63,36 @@ def select_files(args: list[str]) -> list[str] | str:
     return sorted(dict.fromkeys(files))
 
 
-def display(path: str) -> str:
-    """Relative to the working directory when inside it, as compilers print paths."""
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
-
-
-def message_lines(o: FileOutcome) -> list[str]:
+def message_lines(o: FileOutcome, paint: Palette = PLAIN) -> list[str]:
     """`path:line:col: severity: text`, Lean's own format (1-based line, 0-based column)."""
     where = display(o.path)
     if o.detail is not None and o.status is not FileStatus.OK:
-        return [f"{where}: {o.status}: {o.detail}"]
+        return [f"{where}: {paint.paint(str(o.status), STATUS_COLOUR.get(o.status))}: {o.detail}"]
     return [
-        f"{where}:{msg.range.start_line + 1}:{msg.range.start_character}: {msg.severity}: {msg.text}"
+        f"{where}:{msg.range.start_line + 1}:{msg.range.start_character}: "
+        f"{paint.paint(msg.severity, SEVERITY_COLOUR.get(msg.severity))}: {msg.text}"
         for msg in o.messages
     ]
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def summary(report: CheckReport) -> str:
+def summary(report: CheckReport, paint: Palette = PLAIN) -> str:
     counts = {k: v for k, v in report.counts().items() if v}
-    parts = ", ".join(f"{v} {k}" for k, v in counts.items())
+    parts = ", ".join(paint.paint(f"{v} {k}", STATUS_COLOUR.get(k)) for k, v in counts.items())
     how = plural(report.sessions, "session") if report.planned else "a fresh worker per file"
     sim = "  [SIMULATED REPL: not Lean]" if report.simulated else ""
     files = plural(len(report.outcomes), "file")
     return f"{files} in {report.elapsed_seconds:.2f} s: {parts} ({how}, jobs {report.jobs}){sim}"
+
+
+def build_advice(report: CheckReport) -> str | None:
+    """One closing hint for every file left unchecked for want of a build."""
+    waiting = [o for o in report.outcomes if o.status is FileStatus.BUILD_FIRST]
+    if not waiting:
+        return None
+    return (
+        f"{plural(len(waiting), 'file')} not checked: their imports need building first. Run `lake build` in the "
+        "project (for Mathlib or a project that depends on it, `lake exe cache get` first), then check again."
+    )
 
 
 SIMULATED_NOTE = (
@@ -98,25 +101,22 @@ SIMULATED_NOTE = (
 
 
 class DaemonTarget:
-    """Checks through a running daemon: one connection per lane, so lanes run in parallel."""
+    """Checks through a running daemon over one connection: the daemon serves its requests
+    concurrently, and dropping the connection (Ctrl-C, a closed pipe) cancels them there."""
 
-    def __init__(self, clients: list[DaemonClient], simulated: bool, options: CheckOptions) -> None:
+    def __init__(self, client: AsyncDaemonClient, simulated: bool, options: CheckOptions) -> None:
+        self.client = client
         self.simulated = simulated
         self.options = options
-        self._free: asyncio.Queue[DaemonClient] = asyncio.Queue()
-        for client in clients:
-            self._free.put_nowait(client)
-        self._clients = clients
 
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
-        client = await self._free.get()
         try:
-            return await asyncio.to_thread(client.request, method, params)
+            return await self.client.request(method, params)
         except DaemonRequestError as e:
             kind = e.data.get("kind") if isinstance(e.data, dict) else None
             return EngineError(ErrorKind(kind) if kind in set(ErrorKind) else ErrorKind.WORKER, str(e))
-        finally:
-            self._free.put_nowait(client)
+        except ConnectionError as e:
+            return EngineError(ErrorKind.NO_DAEMON, f"lost the shared daemon: {e}")
 
     async def ready(self, path: str) -> EngineError | None:
         return None  # the daemon answers each file; a missing REPL is its first answer
@@ -125,7 +125,7 @@ class DaemonTarget:
         info = await self._call(m.MODULE_INFO, {"textDocument": {"uri": m.uri_of_path(path)}})
         if isinstance(info, EngineError):
             return info
-        return info["sessionKey"], " ".join(info["imports"]) or "(no imports)"
+        return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
 
     async def check(self, path: str) -> FileOutcome | EngineError:
         params: dict[str, Any] = {"textDocument": {"uri": m.uri_of_path(path)}, "buildCheck": self.options.build_check}
@@ -141,27 +141,19 @@ class DaemonTarget:
         pool = status["pool"]
         return sum(1 for w in pool["workers"] if w["state"] in ("warm", "busy")), float(pool["chargedMb"])
 
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
 
-
-def daemon_clients(path: Path, lanes: int) -> tuple[list[DaemonClient], bool] | None:
-    """Connections to the daemon on `path` and whether it simulates; None when none runs there."""
-    clients: list[DaemonClient] = []
+async def connect_daemon(path: Path) -> tuple[AsyncDaemonClient, bool] | None:
+    """A connection to the daemon on `path` and whether it simulates; None when none answers there."""
     try:
-        for _ in range(lanes):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(str(path))
-            client = DaemonClient(sock)
-            client.session()
-            clients.append(client)
-        status = clients[0].request(m.STATUS, {})
+        client = await AsyncDaemonClient.open(path)
     except (OSError, ConnectionError, DaemonRequestError):
-        for client in clients:
-            client.close()
         return None
-    return clients, bool(status.get("simulated"))
+    try:
+        status = await client.request(m.STATUS, {})
+    except (ConnectionError, DaemonRequestError):
+        client.abort()
+        return None
+    return client, bool(status.get("simulated"))
 
 
 @contextlib.asynccontextmanager
@@ -169,14 +161,18 @@ async def target_for(
     options: CheckOptions, engine_config: EngineConfig, daemon: Path | None
 ) -> AsyncIterator[tuple[CheckTarget, str]]:
     """The shared daemon on `daemon` when one runs there, else an engine of this process."""
-    found = await asyncio.to_thread(daemon_clients, daemon, options.jobs) if daemon is not None else None
+    found = await connect_daemon(daemon) if daemon is not None else None
     if found is not None:
-        clients, simulated = found
-        target = DaemonTarget(clients, simulated, options)
+        client, simulated = found
+        finished = False
         try:
-            yield target, f"the shared daemon at {daemon}"
+            yield DaemonTarget(client, simulated, options), f"the shared daemon at {daemon}"
+            finished = True
         finally:
-            await asyncio.to_thread(target.close)
+            if finished:
+                await client.close()
+            else:  # interrupted: drop the connection, which cancels our requests in the daemon
+                client.abort()
         return
     engine = Engine(engine_config)
     try:
@@ -208,17 +204,18 @@ async def run_check(
         sessions = await plan_sessions(target, files, options.planned)
         if isinstance(sessions, EngineError):
             return sessions
+        out_paint, err_paint = palette(out, options.color), palette(err, options.color)
         if not options.quiet:
             if target.simulated:
-                err.write(SIMULATED_NOTE + "\n")
-            err.write(plan_text(sessions, options, where))
-        view = ProgressView(err, display) if not options.quiet else None
+                err.write(err_paint.paint(wrap(SIMULATED_NOTE, width(err)), "yellow") + "\n")
+            err.write(plan_text(sessions, options, where, width(err)))
+        view = ProgressView(err, display, err_paint) if not options.quiet else None
 
         def progress(p: Progress) -> None:
             if p.outcome is not None:
                 if view is not None and view.live:
                     view.close()
-                emit(p.outcome, options, out)
+                emit(p.outcome, options, out, out_paint)
             if view is not None:
                 view.update(p)
 
@@ -242,11 +239,12 @@ async def _tick(target: CheckTarget, view: ProgressView) -> None:
         await asyncio.sleep(0.5)
 
 
-def plan_text(sessions: list[FileGroup], options: CheckOptions, where: str) -> str:
+def plan_text(sessions: list[FileGroup], options: CheckOptions, where: str, columns: int | None = None) -> str:
+    """The plan as `check` shows it before it starts, each line cut to the terminal's width."""
     files = sum(len(s.paths) for s in sessions)
     if not options.planned:
         each = f"a fresh worker each (--no-plan), jobs {options.jobs}"
-        return f"lean-batchd check: {plural(files, 'file')}, {each}, on {where}\n"
+        return fit(f"lean-batchd check: {plural(files, 'file')}, {each}, on {where}", columns) + "\n"
     shared = sum(1 for s in sessions if len(s.paths) > 1)
     lines = [
         f"lean-batchd check: {plural(files, 'file')} in {plural(len(sessions), 'session')} ({shared} shared), "
@@ -254,17 +252,17 @@ def plan_text(sessions: list[FileGroup], options: CheckOptions, where: str) -> s
     ]
     for s in sorted(sessions, key=lambda s: -len(s.paths))[:12]:
         names = ", ".join(display(p) for p in s.paths[:4]) + (f" +{len(s.paths) - 4}" if len(s.paths) > 4 else "")
-        lines.append(f"  {s.key[:8]}  {len(s.paths):>3} × {s.label[:60]}  ->  {names}")
+        lines.append(f"  session {s.key[:8]}  {len(s.paths):>3} × {s.label}  ->  {names}")
     if len(sessions) > 12:
-        lines.append(f"  ... and {len(sessions) - 12} more sessions")
-    return "\n".join(lines) + "\n"
+        lines.append(f"  ... and {plural(len(sessions) - 12, 'more session')}")
+    return "".join(fit(line, columns) + "\n" for line in lines)
 
 
-def emit(o: FileOutcome, options: CheckOptions, out: TextIO) -> None:
+def emit(o: FileOutcome, options: CheckOptions, out: TextIO, paint: Palette = PLAIN) -> None:
     if options.output == "jsonl":
         out.write(json.dumps(o.to_json(), ensure_ascii=False) + "\n")
     elif options.output == "text":
-        for line in message_lines(o):
+        for line in message_lines(o, paint):
             out.write(line + "\n")
     out.flush()
 
@@ -276,7 +274,11 @@ def finish(report: CheckReport, options: CheckOptions, out: TextIO, err: TextIO)
     elif options.output == "jsonl":
         out.write(json.dumps({"summary": report.to_json()}) + "\n")
     if options.output == "text" or not options.quiet:
-        (out if options.output == "text" else err).write(summary(report) + "\n")
+        stream = out if options.output == "text" else err
+        advice = build_advice(report)
+        if advice is not None:
+            stream.write(wrap(advice, width(stream)) + "\n")
+        stream.write(wrap(summary(report, palette(stream, options.color)), width(stream)) + "\n")
 
 
 def differences(a: CheckReport, b: CheckReport) -> list[str]:

@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import json
 import logging
-import socket
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import __version__
 from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN, CheckOptions, differences, run_bench, run_check, select_files
+from .daemon_commands import evict_command, restart_command, running, status_command, stop_command
 from .engine import Engine, EngineConfig
 from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
@@ -20,20 +23,26 @@ from .lake.report import project_json, project_summary
 from .lake.root import find_lake_root
 from .plan import PlanConfig, Profile, Strategy, plan_project
 from .plan.report import plan_json, plan_table
-from .server.bridge import bridge, open_daemon
-from .server.client import DaemonClient
-from .server.daemon import DaemonError, default_socket, serve_socket, serve_stdio
-from .server.render import status_summary
+from .server.address import default_socket
+from .terminal import width
 from .testing import simulated_repl_command
 from .workers.locate import find_repl
 from .workers.pool import PoolConfig
 
+T = TypeVar("T")
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NO_PROJECT = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""As a shell reports a command that SIGINT or SIGPIPE ended (128 + the signal)."""
 
 
 def _project(path: str, roots: Sequence[str] | None) -> LakeProject | int:
+    if not os.path.exists(path):
+        print(f"lean-batchd: {path}: no such file or folder", file=sys.stderr)
+        return EXIT_NO_PROJECT
     options = ProjectOptions(
         only_roots=tuple(roots) if roots else None,
         workspace=WorkspaceOptions(query_lean_version=True),
@@ -71,7 +80,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(plan_json(result))
     else:
-        print(plan_table(result, project.name))
+        print(plan_table(result, project.name, width(sys.stdout) or 120))
     return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
 
@@ -98,7 +107,7 @@ def _worker_flags(p: argparse.ArgumentParser) -> None:
 def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true", help="run the SIMULATED REPL instead of Lean (tests, demos)")
     _worker_flags(p)
-    p.add_argument("--max-workers", type=int, default=4)
+    p.add_argument("--max-workers", type=int, default=4, help="warm workers at once, across all sessions (default 4)")
     p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
 
 
@@ -127,9 +136,17 @@ def _log_to(path: str | None, verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .server.daemon import DaemonError, serve_socket, serve_stdio  # pygls: only where LSP is served
+
     _log_to(args.log_file, args.verbose)
     engine = Engine(_engine_config(args, args.simulate))
     prewarm = not args.no_prewarm
+    if not args.listen and sys.stdin.isatty():
+        print(
+            "lean-batchd serve: speaking LSP on stdin/stdout, as an editor starts it "
+            "(the editors run `lean-batchd connect`; see `lean-batchd --help`). Ctrl-C stops.",
+            file=sys.stderr,
+        )
     try:
         if args.listen:
             return asyncio.run(serve_socket(engine, args.listen, args.idle_timeout, prewarm))
@@ -140,6 +157,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> int:
+    from .server.bridge import bridge, open_daemon
+
     path = Path(args.socket) if args.socket else default_socket(args.simulate)
     got = open_daemon(path, _serve_args(args))
     if isinstance(got, str):
@@ -148,25 +167,36 @@ def _connect(args: argparse.Namespace) -> int:
     return bridge(got)
 
 
-def _status(args: argparse.Namespace) -> int:
-    path = Path(args.socket) if args.socket else default_socket(args.simulate)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
+    and ends in KeyboardInterrupt once that is done, whatever `main` made of the
+    cancellation; a second Ctrl-C leaves at once."""
+    interrupted = False
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:
+                print("\nlean-batchd: interrupted", file=sys.stderr)
+                os._exit(EXIT_INTERRUPTED)
+            interrupted = True
+            task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
+        return await main
+
     try:
-        sock.connect(str(path))
-    except OSError:
-        print(f"lean-batchd: no daemon is running on {path}", file=sys.stderr)
-        return 3
-    client = DaemonClient(sock)
-    try:
-        client.session()
-        status = client.request("$/leanBatchd/status")
-    finally:
-        client.close()
-    if args.json:
-        _print_json(status)
-        return EXIT_OK
-    print(status_summary(status))
-    return EXIT_OK
+        result = asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
 
 
 def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
@@ -196,6 +226,7 @@ def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Eng
         build_check=args.build_check if args.build_check is not None else not simulate,
         timeout=args.timeout,
         quiet=args.quiet,
+        color=args.color,
     )
     return files, options, _engine_config(args, simulate)
 
@@ -203,6 +234,8 @@ def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Eng
 def _failed_to_start(error: EngineError) -> int:
     hint = " (or try the pipeline on the REPL stand-in with --simulate)" if error.kind is ErrorKind.NO_REPL else ""
     print(f"lean-batchd: {error.message}{hint}", file=sys.stderr)
+    if error.kind is ErrorKind.NO_DAEMON:
+        return EXIT_FAILED
     return EXIT_NO_LEAN if error.kind is ErrorKind.NO_REPL else EXIT_NO_FILES
 
 
@@ -214,7 +247,7 @@ def _check(args: argparse.Namespace) -> int:
     daemon = None
     if not (args.no_daemon or args.no_plan):
         daemon = Path(args.socket) if args.socket else default_socket(config.simulated)
-    report = asyncio.run(run_check(files, options, config, daemon))
+    report = run_interruptible(run_check(files, options, config, daemon))
     if isinstance(report, EngineError):
         return _failed_to_start(report)
     return EXIT_FAILED if report.failed else EXIT_OK
@@ -225,16 +258,22 @@ def _bench(args: argparse.Namespace) -> int:
     if isinstance(setup, int):
         return setup
     files, options, config = setup
-    got = asyncio.run(run_bench(files, options, config))
+    got = run_interruptible(run_bench(files, options, config))
     if isinstance(got, EngineError):
         return _failed_to_start(got)
     naive, planned = got
     differ = differences(naive, planned)
     sim = " [SIMULATED REPL: not Lean]" if config.simulated else ""
-    print(f"{len(files)} files, jobs {options.jobs}{sim}")
-    print(f"naive (a fresh worker per file): {naive.elapsed_seconds:8.2f} s")
-    print(f"planned ({planned.sessions} warm sessions):   {planned.elapsed_seconds:8.2f} s")
-    print(f"speed-up: {naive.elapsed_seconds / max(planned.elapsed_seconds, 1e-9):.2f}x")
+    rows = [
+        ("naive (a fresh worker per file)", naive.elapsed_seconds),
+        (f"planned ({planned.sessions} warm {'session' if planned.sessions == 1 else 'sessions'})",
+         planned.elapsed_seconds),
+    ]  # fmt: skip
+    label = max(len(r[0]) for r in rows)
+    print(f"{len(files)} {'file' if len(files) == 1 else 'files'}, jobs {options.jobs}{sim}")
+    for name, seconds in rows:
+        print(f"{name + ':':<{label + 1}} {seconds:8.2f} s")
+    print(f"{'speed-up:':<{label + 1}} {naive.elapsed_seconds / max(planned.elapsed_seconds, 1e-9):8.2f}x")
     if differ:
         print(f"outcomes differ for {len(differ)} files: {', '.join(differ[:10])}")
         return EXIT_FAILED
@@ -246,8 +285,8 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="Lean files, or folders (their project's modules there)")
     p.add_argument("-j", "--jobs", type=int, default=2, help="sessions run at once (default 2)")
     p.add_argument(
-        "--simulate", nargs="?", const="always", choices=["always", "auto"],
-        help="run the SIMULATED REPL instead of Lean; `auto`: only when no Lean REPL is found",
+        "--simulate", choices=["always", "auto"], metavar="[=auto]",
+        help="run the SIMULATED REPL instead of Lean; --simulate=auto: only when no Lean REPL is found",
     )  # fmt: skip
     p.add_argument("--timeout", type=float, metavar="S", help="per file")
     p.add_argument(
@@ -255,6 +294,10 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
         help="refuse files whose imports have a missing or stale .olean (default: on, off when simulated)",
     )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no plan or progress on stderr")
+    p.add_argument(
+        "--color", choices=["auto", "always", "never"], default="auto",
+        help="colour severities and outcomes (auto: on a terminal, unless NO_COLOR is set)",
+    )  # fmt: skip
     _worker_flags(p)
 
 
@@ -280,10 +323,16 @@ def _doctor(args: argparse.Namespace) -> int:
         missing = "; ".join(d.render() for d in found.diagnostics)
         report["project"] = {"missing": missing}
         lines.append(f"project: none: {missing}")
-    path = default_socket(False)
-    running = _listening(path)
-    report["daemon"] = {"socket": str(path), "running": running}
-    lines.append(f"daemon: {'running' if running else 'not running'} at {path}")
+    paths = [default_socket(False), default_socket(True)]
+    answering = dict(asyncio.run(running(paths)))
+    daemons = []
+    for path in paths:
+        simulated = path == paths[1]
+        pid = answering[path].get("daemon", {}).get("pid") if path in answering else None
+        daemons.append({"socket": str(path), "running": path in answering, "simulated": simulated, "pid": pid})
+        state = f"running (pid {pid})" if path in answering else "not running"
+        lines.append(f"{'SIMULATED daemon' if simulated else 'daemon'}: {state} at {path}")
+    report["daemons"] = daemons
     if args.json:
         _print_json(report)
     else:
@@ -291,55 +340,38 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if repl is not None else EXIT_FAILED
 
 
-def _listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-        return True
-
-
 def _print_json(doc: object) -> None:
     json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
 
 
+DESCRIPTION = """\
+Keep Lean 4 imports warm: lean-batchd reads a Lake project without Lean, groups its files by
+the imports they need, and elaborates each group in one warm Lean REPL session, shared with
+your editors through one daemon per user."""
+
+EPILOG = """\
+common commands:
+  lean-batchd check PATH          elaborate files, each in its header's warm session
+  lean-batchd plan PATH           which files share a session
+  lean-batchd status              the running daemon: projects, warm workers, memory
+  lean-batchd doctor PATH         what running real Lean here needs, found or not
+
+`lean-batchd COMMAND --help` tells more. Without Lean installed, add --simulate to check,
+bench and serve to run the SIMULATED REPL stand-in (it says so everywhere)."""
+
+
+def _daemon_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--socket", metavar="PATH", help="the daemon's socket (default: the per-user ones)")
+    p.add_argument("--simulate", action="store_true", help=f"{what} only the SIMULATED daemon")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lean-batchd", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="lean-batchd", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--version", action="version", version=f"lean-batchd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("discover", help="find a Lake project's modules, imports and fingerprints")
-    d.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
-    d.add_argument("--roots", nargs="+", metavar="ROOT", help="only these module roots")
-    d.add_argument("--json", action="store_true", help="one JSON document")
-    d.set_defaults(run=_discover)
-    pl = sub.add_parser("plan", help="group a project's modules into batches by the session that serves them")
-    pl.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
-    pl.add_argument("--profile", choices=[str(p) for p in Profile], default=str(Profile.HEADER))
-    pl.add_argument("--strategy", choices=[str(s) for s in Strategy], default=str(Strategy.EXACT))
-    pl.add_argument("--max-closure", type=int, metavar="N", help="cover: at most N modules imported per session")
-    pl.add_argument("--library", metavar="NAME", help="only this library's modules")
-    pl.add_argument("--json", action="store_true", help="one JSON document")
-    pl.set_defaults(run=_plan)
-    s = sub.add_parser("serve", help="serve editors over LSP (stdio, or a shared socket with --listen)")
-    where = s.add_mutually_exclusive_group()
-    where.add_argument("--stdio", action="store_true", help="one editor over stdin/stdout (the default)")
-    where.add_argument("--listen", metavar="ADDR", help="unix:PATH or tcp:127.0.0.1:PORT (shared daemon)")
-    s.add_argument("--idle-timeout", type=float, default=900.0, metavar="S", help="socket mode: stop after S idle")
-    s.add_argument("--log-file", metavar="PATH")
-    s.add_argument("-v", "--verbose", action="store_true")
-    _serve_flags(s)
-    s.set_defaults(run=_serve)
-    c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed")
-    c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
-    _serve_flags(c)
-    c.set_defaults(run=_connect)
-    st = sub.add_parser("status", help="ask the running daemon: projects, workers, memory, counters")
-    st.add_argument("--socket", metavar="PATH")
-    st.add_argument("--simulate", action="store_true", help="ask the simulated daemon")
-    st.add_argument("--json", action="store_true")
-    st.set_defaults(run=_status)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ch = sub.add_parser("check", help="elaborate files, each in its header's warm session")
     _check_flags(ch)
     fmt = ch.add_mutually_exclusive_group()
@@ -352,19 +384,81 @@ def parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="check naive and planned, compare times and outcomes")
     _check_flags(be)
     be.set_defaults(run=_bench, json=False, jsonl=False, no_plan=False)
+    d = sub.add_parser("discover", help="find a Lake project's modules, imports and fingerprints")
+    d.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    d.add_argument("--roots", nargs="+", metavar="ROOT", help="only these module roots")
+    d.add_argument("--json", action="store_true", help="one JSON document")
+    d.set_defaults(run=_discover)
+    pl = sub.add_parser("plan", help="group a project's modules into batches by the session that serves them")
+    pl.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    pl.add_argument(
+        "--profile", choices=[str(p) for p in Profile], default=str(Profile.HEADER),
+        help="header: a session imports a file's own header, to elaborate its body (default); "
+        "module: a session has the module loaded, to query its declarations",
+    )  # fmt: skip
+    pl.add_argument(
+        "--strategy", choices=[str(s) for s in Strategy], default=str(Strategy.EXACT),
+        help="exact: one session per distinct key (default); cover: few sessions whose imports "
+        "cover many modules (module profile)",
+    )  # fmt: skip
+    pl.add_argument("--max-closure", type=int, metavar="N", help="cover: at most N modules imported per session")
+    pl.add_argument("--library", metavar="NAME", help="only this library's modules")
+    pl.add_argument("--json", action="store_true", help="one JSON document")
+    pl.set_defaults(run=_plan)
+    st = sub.add_parser("status", help="the running daemon: pid, socket, log, projects, workers, memory")
+    _daemon_flags(st, "ask")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=status_command)
+    sp = sub.add_parser("stop", help="stop the running daemon (its workers with it)")
+    _daemon_flags(sp, "stop")
+    sp.set_defaults(run=stop_command)
+    rs = sub.add_parser("restart", help="stop the running daemon and start it again with the same settings")
+    _daemon_flags(rs, "restart")
+    rs.set_defaults(run=restart_command)
+    ev = sub.add_parser("evict", help="stop the warm workers of these files' sessions (or --all)")
+    ev.add_argument("files", nargs="*", metavar="FILE")
+    ev.add_argument("--all", action="store_true", help="every warm worker of the daemon")
+    _daemon_flags(ev, "ask")
+    ev.set_defaults(run=evict_command)
     dr = sub.add_parser("doctor", help="check what running real Lean needs: the project, its REPL, the daemon")
     dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")
     dr.add_argument("--json", action="store_true")
     dr.set_defaults(run=_doctor)
+    s = sub.add_parser("serve", help="serve editors over LSP (stdio, or a shared socket with --listen)")
+    where = s.add_mutually_exclusive_group()
+    where.add_argument("--stdio", action="store_true", help="one editor over stdin/stdout (the default)")
+    where.add_argument("--listen", metavar="ADDR", help="unix:PATH or tcp:127.0.0.1:PORT (shared daemon)")
+    s.add_argument("--idle-timeout", type=float, default=900.0, metavar="S", help="socket mode: stop after S idle")
+    s.add_argument("--log-file", metavar="PATH")
+    s.add_argument("-v", "--verbose", action="store_true")
+    _serve_flags(s)
+    s.set_defaults(run=_serve)
+    c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed (for editors)")
+    c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
+    _serve_flags(c)
+    c.set_defaults(run=_connect)
     return p
 
 
+def _bare_simulate(argv: Sequence[str]) -> list[str]:
+    """`--simulate` alone means `--simulate=always`: its optional value never takes the next
+    word, so `check --simulate examples/demo` checks the folder."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in ("check", "bench"):
+        return list(argv)
+    return ["--simulate=always" if a == "--simulate" else a for a in argv]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_bare_simulate(sys.argv[1:] if argv is None else argv))
     try:
         code: int = args.run(args)
-    except BrokenPipeError:  # `lean-batchd ... | head`
-        sys.stderr.close()
-        return EXIT_OK
+    except KeyboardInterrupt:
+        print("\nlean-batchd: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `lean-batchd ... | head`: stop quietly, as `cat` would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code

@@ -8,19 +8,17 @@ from collections.abc import Callable
 from typing import TextIO
 
 from .engine.checking import Progress
-
-
-def _memory(mb: float) -> str:
-    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+from .terminal import PLAIN, STATUS_COLOUR, Palette, megabytes
 
 
 class ProgressView:
     """One bar redrawn in place (files done and total, the current session, warm workers,
     memory) on a terminal; a line per finished file when the stream is a pipe or a file."""
 
-    def __init__(self, stream: TextIO, display: Callable[[str], str]) -> None:
+    def __init__(self, stream: TextIO, display: Callable[[str], str], paint: Palette = PLAIN) -> None:
         self.stream = stream
         self.display = display
+        self.paint = paint
         self.live = stream.isatty()
         self.started = time.monotonic()
         self.last: Progress | None = None
@@ -34,9 +32,10 @@ class ProgressView:
         elif progress.outcome is not None:
             o = progress.outcome
             width = len(str(progress.total))
+            status = self.paint.paint(f"{o.status:<13}", STATUS_COLOUR.get(o.status))
+            where = self.display(o.path)
             self.stream.write(
-                f"[{progress.done:>{width}}/{progress.total}] {o.status:<13} {self.display(o.path)}"
-                f"  {o.elapsed_seconds:.2f} s\n"
+                f"[{progress.done:>{width}}/{progress.total}] {status} {where}  {o.elapsed_seconds:.2f} s\n"
             )
             self.stream.flush()
 
@@ -53,7 +52,7 @@ class ProgressView:
         bar = "█" * filled + "░" * (20 - filled)
         elapsed = time.monotonic() - self.started
         text = (
-            f"{bar} {p.done}/{p.total} files  {elapsed:.1f} s  {self.warm} warm  {_memory(self.memory_mb)}"
+            f"{bar} {p.done}/{p.total} files  {elapsed:.1f} s  {self.warm} warm  {megabytes(self.memory_mb)}"
             f"  session {p.group.key[:8]} ({p.group.label})"
         )
         self.stream.write("\r\x1b[2K" + text[: columns - 1])

@@ -86,7 +86,7 @@ def test_doctor_reports_the_project_and_the_missing_repl(tmp_path: Path) -> None
     doc = json.loads(done.stdout)
     assert doc["project"]["name"] == "demo" and doc["project"]["root"] == str(DEMO.resolve())
     assert doc["project"]["toolchain"]["spec"] == "leanprover/lean4:v4.24.0"
-    assert set(doc["daemon"]) == {"socket", "running"}
+    assert [(d["simulated"], d["running"]) for d in doc["daemons"]] == [(False, False), (True, False)]
     if "missing" in doc["repl"]:
         assert done.returncode == 1 and "LEAN_BATCHD_REPL" in doc["repl"]["missing"]
     else:

@@ -19,6 +19,9 @@ from .engine import Engine
 from .outcome import FileOutcome, FileStatus
 from .values import EngineError, ErrorKind
 
+FATAL = frozenset({ErrorKind.NO_REPL, ErrorKind.NO_DAEMON})
+"""Errors that every later file would meet too: they stop the run."""
+
 
 class CheckTarget(Protocol):
     simulated: bool
@@ -108,8 +111,9 @@ async def check_sessions(
     planned: bool,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> CheckReport | EngineError:
-    """Runs the sessions in `jobs` lanes, largest first. A missing Lean REPL stops the run
-    (every file would fail the same way); other per-file errors become that file's outcome."""
+    """Runs the sessions in `jobs` lanes, largest first. A missing Lean REPL or a lost daemon
+    stops the run (every file would fail the same way); other per-file errors become that
+    file's outcome."""
     started = time.monotonic()
     total = sum(len(s.paths) for s in sessions)
     queue = sorted(sessions, key=lambda s: -len(s.paths))
@@ -124,7 +128,7 @@ async def check_sessions(
                     on_progress(Progress(len(results), total, group, None))
                 got = await target.check(path)
                 if isinstance(got, EngineError):
-                    if got.kind is ErrorKind.NO_REPL:
+                    if got.kind in FATAL:
                         fatal.append(got)
                         return
                     got = FileOutcome(path, None, FileStatus.CRASHED, group.key, detail=got.message)
@@ -132,7 +136,13 @@ async def check_sessions(
                 if on_progress is not None:
                     on_progress(Progress(len(results), total, group, got))
 
-    await asyncio.gather(*(lane() for _ in range(max(1, min(jobs, len(sessions))))))
+    lanes = [asyncio.ensure_future(lane()) for _ in range(max(1, min(jobs, len(sessions))))]
+    try:
+        await asyncio.gather(*lanes)
+    finally:  # one lane failing (a closed output pipe) or a cancellation stops the others
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
     if fatal:
         return fatal[0]
     return CheckReport(
@@ -161,7 +171,7 @@ class EngineTarget:
         info = await self.engine.module_info(path)
         if isinstance(info, EngineError):
             return info
-        return info.session_key, " ".join(info.imports) or "(no imports)"
+        return info.session_key, ", ".join(info.imports) or "(no imports)"
 
     async def check(self, path: str) -> FileOutcome | EngineError:
         return await self.engine.check(path, self.timeout, self.build_check)

@@ -386,13 +386,16 @@ class Engine:
             "simulated": self.config.simulated,
         }
 
-    async def evict(self, key_digest: str | None = None, path: str | None = None) -> int | EngineError:
+    async def evict(
+        self, key_digest: str | None = None, path: str | None = None, every: bool = False
+    ) -> int | EngineError:
+        """Stop the workers of a session (by key, or the session of `path`), or all of them."""
         if path is not None:
             got = await self._session(path)
             if isinstance(got, EngineError):
                 return got
             key_digest = got[1].key.digest
-        return await self.pool.evict(lambda k: k.digest == key_digest)
+        return await self.pool.evict(lambda k: every or k.digest == key_digest)
 
     # -- editor buffers ---------------------------------------------------------------
 

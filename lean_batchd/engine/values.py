@@ -16,6 +16,8 @@ class ErrorKind(StrEnum):
     NO_REPL = "no-repl"
     UNKNOWN_SESSION = "unknown-session"
     WORKER = "worker"
+    NO_DAEMON = "no-daemon"
+    """The shared daemon went away while the command line was using it."""
 
 
 @dataclass(frozen=True, slots=True)

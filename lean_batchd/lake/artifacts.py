@@ -62,4 +62,4 @@ def build_hint(stale: list[StaleArtifact]) -> str:
     names = [s.module for s in stale]
     shown = " ".join(names[:8]) + (f" (and {len(names) - 8} more)" if len(names) > 8 else "")
     what = "missing" if all(s.missing for s in stale) else "missing or older than their sources"
-    return f"build first: lake build {shown} (their .olean files are {what})"
+    return f"its imports are not built: lake build {shown} (their .olean files are {what})"

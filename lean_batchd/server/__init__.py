@@ -1,7 +1,4 @@
-"""The LSP front end: translates LSP to engine calls (pygls 2 and lsprotocol)."""
+"""The LSP front end (pygls 2 and lsprotocol) and the daemon's clients.
 
-from .daemon import DaemonError, default_socket, runtime_dir, serve_socket, serve_stdio
-from .hub import Hub
-from .session import Session
-
-__all__ = ["DaemonError", "Hub", "Session", "default_socket", "runtime_dir", "serve_socket", "serve_stdio"]
+Nothing is imported here: commands that serve no LSP (`discover`, `check`, `status`) import
+`client` and `address` without loading pygls."""

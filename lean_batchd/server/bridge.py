@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from .address import EXIT_ALREADY_RUNNING
+
 START_TIMEOUT = 20.0
 
 
@@ -36,24 +38,46 @@ def open_daemon(path: Path, serve_args: list[str]) -> socket.socket | str:
     sock = _connect(path)
     if sock is not None:
         return sock
+    argv = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args]
+    return wait_for_daemon(path, start_daemon(path, argv))
+
+
+def start_daemon(path: Path, argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start `argv` detached (its own session, stdio to the log beside the socket)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log_path = path.with_suffix(".log")
-    with open(log_path, "ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
+    with open(log_of(path), "ab") as log:
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
         )
+
+
+def log_of(path: Path) -> Path:
+    return path.with_suffix(".log")
+
+
+def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) -> socket.socket | str:
+    """A connection once the daemon answers on `path`; or why not, as soon as the process we
+    `started` has exited (unless it exited because another daemon won the race to start)."""
     end = time.monotonic() + START_TIMEOUT
     while time.monotonic() < end:
         sock = _connect(path)
         if sock is not None:
             return sock
+        if started is not None and started.poll() is not None:
+            if started.returncode == EXIT_ALREADY_RUNNING:  # another daemon won the race: wait for it
+                started = None
+                continue
+            return f"the daemon exited with code {started.returncode} before it answered{_log_tail(path)}"
         time.sleep(0.05)
-    return f"the daemon did not start within {START_TIMEOUT:g} s (see {log_path})"
+    return f"the daemon did not start within {START_TIMEOUT:g} s (see {log_of(path)})"
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = log_of(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"; the end of {log_of(path)}:\n" + "\n".join(f"  {line}" for line in text) if text else ""
 
 
 def bridge(sock: socket.socket) -> int:

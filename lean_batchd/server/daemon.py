@@ -1,6 +1,6 @@
 """Serving LSP: over stdio for one editor, or on a socket for every editor of a user.
 
-The socket daemon follows what `../shared/research/pygls_multiconn.md` found:
+The socket daemon is built for many editors of one user at once:
 a private 0700 folder, a lock so that a second daemon exits instead of taking
 the socket over, a probe that tells a live socket from a stale one, the socket
 bound 0600; TCP only on loopback and only with a token, because `run`
@@ -24,13 +24,13 @@ import sys
 from pathlib import Path
 
 from ..engine.engine import Engine
+from .address import EXIT_ALREADY_RUNNING, runtime_dir
 from .hub import Hub
 from .session import Session
 from .transport import LoopWriter, read_messages
 
 log = logging.getLogger(__name__)
 STREAM_LIMIT = 1 << 24
-EXIT_ALREADY_RUNNING = 3
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -40,16 +40,6 @@ class DaemonError(Exception):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
-
-
-def runtime_dir() -> Path:
-    """A private folder for the socket, lock and token: $XDG_RUNTIME_DIR, else the temp folder."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
-    return Path(base) / f"lean-batchd-{os.getuid()}"
-
-
-def default_socket(simulated: bool = False) -> Path:
-    return runtime_dir() / ("daemon-simulated.sock" if simulated else "daemon.sock")
 
 
 def _private_folder(folder: Path) -> None:
@@ -123,6 +113,23 @@ async def _serve_connection(hub: Hub, reader: asyncio.StreamReader, writer: asyn
         session.close()
 
 
+def _log_file() -> str | None:
+    """Where this daemon's log goes: the logging file, or the file its stderr was sent to
+    (as `connect` starts it)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(os.fstat(2).st_mode):
+            return os.readlink("/proc/self/fd/2")
+    return None
+
+
+def _about(hub: Hub, address: str) -> None:
+    """What `status` says of the daemon itself, and what `restart` needs to start it again."""
+    hub.about.update(pid=os.getpid(), address=address, log=_log_file(), python=sys.executable, argv=sys.argv[1:])
+
+
 def _on_signals(hub: Hub) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -134,6 +141,7 @@ async def serve_stdio(engine: Engine, prewarm_on_open: bool = True) -> int:
     """One editor over stdin/stdout; stops at `exit`, at EOF, or on SIGTERM."""
     loop = asyncio.get_running_loop()
     hub = Hub(engine, prewarm_on_open=prewarm_on_open)
+    _about(hub, "stdio")
     _on_signals(hub)
     reader = asyncio.StreamReader(limit=STREAM_LIMIT)
     stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
@@ -176,6 +184,7 @@ async def serve_socket(
     else:
         raise DaemonError(f"unknown address {address!r}: use unix:PATH or tcp:127.0.0.1:PORT")
     hub = Hub(engine, token=token, idle_timeout=idle_timeout, prewarm_on_open=prewarm_on_open)
+    _about(hub, address)
     _on_signals(hub)
     names = iter(range(1, 1 << 62))
 

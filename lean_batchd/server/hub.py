@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from pathlib import Path
 
 from lsprotocol import types
@@ -43,6 +44,9 @@ class Hub:
         self.idle_timeout = idle_timeout
         self.prewarm_on_open = prewarm_on_open
         self.sessions: set[Session] = set()
+        self.started = time.time()
+        self.about: dict[str, object] = {}
+        """The daemon's pid, address, log and command line, for `status` (set by the server)."""
         self.stopped = asyncio.Event()
         self._idle: asyncio.TimerHandle | None = None
         self._diagnostics: dict[Path, dict[str, list[Diagnostic]]] = {}

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -300,14 +301,16 @@ class Session:
         return outcome if isinstance(outcome, EngineError) else outcome.to_json()
 
     async def status(self, params: dict[str, Any]) -> Any:
-        return {**self.engine.status(), "connections": len(self.hub.sessions)}
+        daemon = {**self.hub.about, "uptimeSeconds": round(time.time() - self.hub.started, 1)}
+        return {**self.engine.status(), "connections": len(self.hub.sessions), "daemon": daemon}
 
     async def evict(self, params: dict[str, Any]) -> Any:
         path = m.text_document(params, required=False)
         digest = m.opt_str(params, "sessionKey")
-        if path is None and digest is None:
-            raise m.ParamsError("give `textDocument` or `sessionKey`")
-        evicted = await self.engine.evict(digest, self.inside(path) if path else None)
+        every = m.opt_bool(params, "all", False)
+        if path is None and digest is None and not every:
+            raise m.ParamsError("give `textDocument`, `sessionKey` or `all: true`")
+        evicted = await self.engine.evict(digest, self.inside(path) if path else None, every)
         return evicted if isinstance(evicted, EngineError) else {"evicted": evicted}
 
     async def stop_daemon(self, params: dict[str, Any]) -> Any:

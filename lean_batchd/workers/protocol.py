@@ -1,6 +1,6 @@
 """The Lean REPL's protocol (leanprover-community/repl), as values.
 
-Facts honoured (`../shared/research/peers_repl.md` §1): a request is one
+Facts honoured (from the REPL's `REPL/Main.lean`): a request is one
 JSON object followed by a blank line, sent compact (a raw newline inside a
 string is deleted by the REPL); a reply is pretty-printed JSON followed by a
 blank line; an error is exactly `{"message": ...}`; a malformed or unmatched

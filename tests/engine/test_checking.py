@@ -97,7 +97,7 @@ def test_build_check_refuses_missing_and_stale_oleans(demo: Path) -> None:
     assert isinstance(stale, FileOutcome) and stale.status is FileStatus.BUILD_FIRST
     assert (
         stale.detail
-        == "build first: lake build Demo.Basic (their .olean files are missing or older than their sources)"
+        == "its imports are not built: lake build Demo.Basic (their .olean files are missing or older than their sources)"
     )
 
 

@@ -89,4 +89,4 @@ def test_real_check_of_the_demo_after_lake_build(tmp_path: Path) -> None:
         [sys.executable, "-m", "lean_batchd", "check", str(root / "src/Demo/Algebra.lean"), "--no-daemon"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert stale.returncode == 1 and "build first: lake build Demo.Basic" in stale.stdout
+    assert stale.returncode == 1 and "its imports are not built: lake build Demo.Basic" in stale.stdout

@@ -1,0 +1,83 @@
+"""How the command line looks on a terminal: colour when wanted, lines that fit, short paths.
+
+Colour follows `--color` (`auto`: only on a terminal, and never with `NO_COLOR` set, as
+https://no-color.org asks); pipes and files always get plain text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from dataclasses import dataclass
+from typing import TextIO
+
+_CODES = {"red": "31", "yellow": "33", "green": "32", "cyan": "36", "dim": "2", "bold": "1"}
+SEVERITY_COLOUR = {"error": "red", "warning": "yellow", "information": "cyan", "info": "cyan"}
+STATUS_COLOUR = {
+    "ok": "green",
+    "errors": "red",
+    "build-first": "yellow",
+    "header-failed": "red",
+    "timeout": "red",
+    "crashed": "red",
+    "memory": "red",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    colour: bool
+
+    def paint(self, text: str, colour: str | None) -> str:
+        if not self.colour or colour is None:
+            return text
+        return f"\x1b[{_CODES[colour]}m{text}\x1b[0m"
+
+
+PLAIN = Palette(False)
+
+
+def palette(stream: TextIO, choice: str = "auto") -> Palette:
+    """`always`, `never`, or `auto`: colour on a terminal unless NO_COLOR is set."""
+    if choice == "always":
+        return Palette(True)
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return Palette(False)
+    return Palette(stream.isatty())
+
+
+def width(stream: TextIO) -> int | None:
+    """The terminal's width for a terminal; None (no limit) for a pipe or a file."""
+    if not stream.isatty():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def fit(line: str, limit: int | None) -> str:
+    """`line`, cut with an ellipsis so it fits `limit` columns (None: as it is)."""
+    if limit is None or len(line) <= limit:
+        return line
+    return line[: max(limit - 1, 0)] + "…"
+
+
+def wrap(text: str, limit: int | None) -> str:
+    """`text` broken into lines of at most `limit` columns (None: as it is), later lines indented."""
+    if limit is None or len(text) <= limit:
+        return text
+    return textwrap.fill(text, limit, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def display(path: str) -> str:
+    """Relative to the working directory when inside it, else absolute, as compilers print
+    paths (so editors and terminals can open `path:line:col`)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def megabytes(mb: float) -> str:
+    return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
