@@ -32,7 +32,7 @@ from ..workers.locate import ReplNotFound, find_repl
 from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
 from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
-from .managed import ManagedProject, Session
+from .managed import ManagedProject, Session, model_thread
 from .outcome import FileOutcome, FileStatus, outcome_of
 from .positions import file_range
 from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
@@ -162,13 +162,13 @@ class Engine:
         if changes.artifacts:
             live = [w.key for w in self.pool.workers]
             async with managed.lock:
-                stale = await asyncio.to_thread(managed.closure_modules, live, changes.artifacts)
+                stale = await model_thread(managed.closure_modules, live, changes.artifacts)
             if stale:
                 self.pool.invalidate(lambda k: k in stale, prewarm=True)
         if not (changes.sources or changes.rescan):
             return
         async with managed.lock:
-            change, diff = await asyncio.to_thread(managed.apply, changes)
+            change, diff = await model_thread(managed.apply, changes)
         self.changes_applied += 1
         if change.empty:
             return
@@ -181,7 +181,7 @@ class Engine:
 
     async def _publish_diagnostics(self, managed: ManagedProject) -> None:
         async with managed.lock:
-            found = await asyncio.to_thread(managed.project.diagnostics)
+            found = await model_thread(managed.project.diagnostics)
         by_file: dict[str, list[Diagnostic]] = {}
         lakefile = str(managed.project.root.lakefile)
         for d in found:
@@ -201,7 +201,7 @@ class Engine:
             if managed.is_known(absolute):
                 session = managed.session(absolute)  # O(its header): no thread hop
             else:
-                session = await asyncio.to_thread(managed.session, absolute)
+                session = await model_thread(managed.session, absolute)
         self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
         return managed, session
 
@@ -262,7 +262,7 @@ class Engine:
             worker_command=managed.plan_config.worker_command,
         )  # fmt: skip
         async with managed.lock:
-            return await asyncio.to_thread(
+            return await model_thread(
                 lambda: plan(work_from_model(managed.project), context_for(managed.project), config)
             )
 
@@ -354,7 +354,7 @@ class Engine:
         if build_check:
             imports = [i.module for i in session.work.imports]
             async with managed.lock:
-                stale = await asyncio.to_thread(stale_artifacts, managed.project, imports)
+                stale = await model_thread(stale_artifacts, managed.project, imports)
             if stale:
                 return FileOutcome(
                     path=os.path.abspath(path),

@@ -1,16 +1,19 @@
 """One project the daemon serves: its model, current plan, unsaved buffers and watcher.
 
 All access to the `LakeProject` goes through `lock`; the model's blocking work
-(reading files, planning) runs in a thread while the lock is held, so the
-event loop stays responsive and no two threads touch the model at once.
+(reading files, planning) runs in a thread (`model_thread`) while the lock is
+held, so the event loop stays responsive and no two threads touch the model
+at once, even when the request that started the work is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from ..lake.graph import Module
 from ..lake.header import parse_header_text
@@ -21,7 +24,17 @@ from ..plan.keys import SessionKey, normalise
 from ..plan.model import context_for
 from ..plan.planner import Batch, Plan, PlanConfig, PlanContext, plan, refresh_plan, session_key
 from ..plan.work import ModuleWork, work_from_model
+from ..workers.shielding import run_to_end
 from .watch import FileChanges
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def model_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`asyncio.to_thread` that a cancelled caller still waits out: called with a project's lock
+    held, the lock is not released while the thread still touches the model."""
+    return await run_to_end(asyncio.to_thread(fn, *args, **kwargs))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,16 @@ its closure size), evicts least-recently-used idle workers to make room, and
 otherwise queues: a real FIFO queue with a timeout, visible in the snapshot.
 Timeouts, crashes and cancellations kill the worker's process group, reap
 it, return a typed failure and start a replacement in the background.
+
+Cancellation is an ordinary path at every stage. A lease cancelled while
+queued leaves the queue. A worker's start (spawn and import) belongs to the
+pool, not to the lease waiting for it: cancelled while its worker starts or
+imports, the lease walks away and the start goes on as a prewarm would, so
+the next request on that session finds the import done; until a lease claims
+it, such a start is the first thing evicted when room is needed. Cancelled
+while running, the worker is killed and replaced. Cancellations never count
+as the worker's failures (no backoff, no restart limit).
+
 Everything runs on one asyncio event loop, so state changes between awaits
 need no locks.
 """
@@ -20,7 +30,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..plan.keys import RestartPolicy, SessionKey
 from .failures import FailureKind, LeaseRefused, WorkerFailure
@@ -28,7 +38,14 @@ from .memory import measure_tree
 from .protocol import Command, Reply, Request
 from .worker import Worker, WorkerInfo, WorkerState
 
+T = TypeVar("T")
 LIVE = (WorkerState.STARTING, WorkerState.IMPORTING, WorkerState.WARM, WorkerState.BUSY)
+STARTING = (WorkerState.STARTING, WorkerState.IMPORTING)
+WORKER_FAULTS = frozenset(
+    {FailureKind.CRASH, FailureKind.TIMEOUT, FailureKind.PROTOCOL, FailureKind.IMPORT_FAILED, FailureKind.SPAWN_FAILED}
+)
+"""Failures that say something about the session's workers (and so count towards backoff and the
+restart limit); a cancellation or a stop the pool itself decided says nothing about them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +144,7 @@ class WorkerPool:
         self._closures: dict[str, int] = {}
         self._import_seconds: dict[str, float] = {}
         self.counters: defaultdict[str, float] = defaultdict(float)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
         self._listeners: list[Callable[[WorkerInfo], None]] = []
@@ -213,8 +230,7 @@ class WorkerPool:
             self.counters["prewarms_skipped"] += 1
             return False
         self.counters["prewarms"] += 1
-        worker = self._new_worker(key, None)
-        self._spawn_task(self._start(worker, lease=False), f"prewarm-{key.digest}")
+        self._start_in_background(self._new_worker(key, None))
         return True
 
     def invalidate(self, predicate: Callable[[SessionKey], bool], prewarm: bool = False) -> int:
@@ -306,26 +322,47 @@ class WorkerPool:
         same = [w for w in self._live() if w.key == key and not w.stale]
         if same and len(same) >= self.config.max_workers_per_key:
             return None  # wait for one of them
-        if not head or not self._make_room(key):
+        if not head or not self._make_room(key, for_lease=True):
             return None
         await self._backoff(key)
         worker = self._new_worker(key, None)
-        failure = await self._start(worker, lease=True)
+        worker.claimed = True
+        start = self._start_in_background(worker)
+        try:
+            failure = await asyncio.shield(start)
+        except asyncio.CancelledError:
+            self._abandon(worker)
+            raise
         if failure is not None:
             return failure
         self.counters["spawns_leased"] += 1
         return Lease(self, worker)
 
-    def _make_room(self, key: SessionKey) -> bool:
-        """Is there room for one more worker for `key`, evicting LRU idle workers if needed?"""
+    def _abandon(self, worker: Worker) -> None:
+        """The lease waiting for `worker`'s start was cancelled: the start goes on unclaimed,
+        as a prewarm would, and the worker joins the idle ones once warm."""
+        worker.claimed = False
+        self.counters["starts_abandoned"] += 1
+        if worker.state is WorkerState.BUSY:  # warm already, handed to the lease that just left
+            worker.last_used = time.monotonic()
+            self._set_state(worker, WorkerState.WARM)
+            self._wake()
+
+    def _make_room(self, key: SessionKey, for_lease: bool = False) -> bool:
+        """Is there room for one more worker for `key`? Evicts LRU idle workers if needed and,
+        for a lease, starts that no lease waits for (prewarms, abandoned starts), newest first."""
         estimate = self._estimate(key)
         while not self._fits(estimate):
             idle = [w for w in self._live() if w.state is WorkerState.WARM]
-            if not idle:
+            unclaimed = [w for w in self._live() if w.state in STARTING and not w.claimed] if for_lease else []
+            if idle:
+                self.counters["evictions_lru"] += 1
+                self._retire(min(idle, key=lambda w: w.last_used), "evicted (lru)")
+            elif unclaimed:
+                self.counters["evictions_unclaimed_start"] += 1
+                self._retire(max(unclaimed, key=lambda w: w.created), "evicted (unclaimed start)")
+            else:
                 return False
-            victim = min(idle, key=lambda w: w.last_used)
-            self.counters["evictions_lru"] += 1
-            self._retire(victim, "evicted (lru)")
         return True
 
     def _fits(self, estimate: float) -> bool:
@@ -396,13 +433,33 @@ class WorkerPool:
         self._notify(worker)
         return worker
 
-    async def _start(self, worker: Worker, lease: bool) -> WorkerFailure | None:
+    def _start_in_background(self, worker: Worker) -> asyncio.Task[WorkerFailure | None]:
+        """Starts belong to the pool: a lease waits for one (shielded) and may walk away."""
+        task = self._spawn_task(self._start(worker), f"start-{worker.key.digest}")
+        task.add_done_callback(lambda t: self._forget_unstarted(worker) if t.cancelled() else None)
+        worker.starting = task
+        return task
+
+    def _forget_unstarted(self, worker: Worker) -> None:
+        """A start cancelled before it ran (its cleanup never ran either): nothing was spawned."""
+        self._set_state(worker, WorkerState.DEAD)
+        if worker in self.workers:
+            self.workers.remove(worker)
+        self._wake()
+
+    async def _start(self, worker: Worker) -> WorkerFailure | None:
+        """Spawn and import; ends with the worker warm (BUSY when a lease claims it) or gone.
+        Never raises: a start stopped by eviction or by closing the pool is a CLOSED failure."""
         key = worker.key
-        failure = await worker.start(self.config.import_timeout)
+        try:
+            failure = await worker.start(self.config.import_timeout)
+        except asyncio.CancelledError:
+            failure = WorkerFailure(FailureKind.CLOSED, "the worker was stopped while it started")
         if failure is None and (self._closed or worker.state is not WorkerState.IMPORTING):
-            failure = WorkerFailure(FailureKind.CLOSED, "the pool closed while the worker started")
+            failure = WorkerFailure(FailureKind.CLOSED, "the worker was stopped while it started")
         if failure is not None:
-            self._record_failure(key, failure.kind)
+            if failure.kind in WORKER_FAULTS:
+                self._record_failure(key, failure.kind)
             if worker.process is not None:
                 await worker.process.kill()
             self._set_state(worker, WorkerState.DEAD)
@@ -415,7 +472,7 @@ class WorkerPool:
         self._measure(worker)
         self._costs[key.full_digest] = worker.memory.charge_mb
         self._costs_by_imports[key.header_text()] = worker.memory.charge_mb
-        if lease:
+        if worker.claimed:
             self._set_state(worker, WorkerState.BUSY)
         else:
             self._set_state(worker, WorkerState.WARM)
@@ -434,18 +491,23 @@ class WorkerPool:
             self.counters["timeouts"] += 1
         elif kind is FailureKind.CRASH:
             self.counters["crashes"] += 1
-        self._record_failure(worker.key, kind)
+        if kind in WORKER_FAULTS:
+            self._record_failure(worker.key, kind)
         self._retire(worker, str(kind), kill=True)
         if not self._closed and self._restart_refusal(worker.key) is None:
             replacement_reason = f"replacing a worker lost to {kind}"
             if self._make_room(worker.key):
-                replacement = self._new_worker(worker.key, replacement_reason)
-                self._spawn_task(self._start(replacement, lease=False), f"replace-{worker.key.digest}")
+                self._start_in_background(self._new_worker(worker.key, replacement_reason))
 
     def _retire(self, worker: Worker, reason: str, kill: bool = False) -> None:
+        starting = worker.state in STARTING
         self._set_state(worker, WorkerState.RETIRING)
         worker.restart_reason = reason
         self.counters[f"retired_{reason.split(' ')[0]}"] += 1
+        if starting and worker.starting is not None:
+            worker.starting.cancel()  # `_start` kills what it spawned and forgets the worker
+            self._wake()
+            return
 
         async def stop() -> None:
             if worker.process is not None:
@@ -487,10 +549,11 @@ class WorkerPool:
         pending = [t for t in self._tasks if t.get_name().startswith("retire-")]
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def _spawn_task(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
+    def _spawn_task(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _set_state(self, worker: Worker, state: WorkerState) -> None:
         worker.set_state(state)

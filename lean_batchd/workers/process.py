@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .failures import FailureKind, WorkerFailure
 from .protocol import ProtocolError, Reply, ReplyFramer, Request, encode
+from .shielding import run_to_end
 
 GUARD = str(Path(__file__).with_name("guard.py"))
 STREAM_LIMIT = 1 << 24
@@ -34,17 +35,25 @@ class ReplProcess:
         """Start `argv` in `cwd` inside a new process group led by the guard (see `guard.py`).
 
         The fork happens on the event loop's own thread, which lives as long as the pool:
-        `PR_SET_PDEATHSIG` fires when the spawning thread exits, not the process."""
+        `PR_SET_PDEATHSIG` fires when the spawning thread exits, not the process. Cancelled
+        halfway, it lets the fork finish and kills the group, so no process is left unowned."""
+
+        async def unown(proc: asyncio.subprocess.Process) -> None:
+            await cls(proc, argv).kill()
+
         try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-S", GUARD, "--", *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                limit=STREAM_LIMIT,
+            proc = await run_to_end(
+                asyncio.create_subprocess_exec(
+                    sys.executable, "-I", "-S", GUARD, "--", *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                    limit=STREAM_LIMIT,
+                ),
+                undo=unown,
             )  # fmt: skip
         except OSError as e:
             return WorkerFailure(FailureKind.SPAWN_FAILED, f"cannot start {' '.join(argv)} in {cwd}: {e.strerror or e}")

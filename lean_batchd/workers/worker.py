@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable
@@ -89,6 +90,9 @@ class Worker:
         self.import_seconds: float | None = None
         self.memory = NOTHING
         self.restart_reason = restart_reason
+        self.claimed = False
+        """A lease is waiting for this worker's start (else the start is a prewarm's, or abandoned)."""
+        self.starting: asyncio.Task[WorkerFailure | None] | None = None
 
     def set_state(self, state: WorkerState) -> None:
         self.state = state
