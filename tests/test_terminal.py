@@ -115,7 +115,6 @@ def stuck(sock: Path) -> list[str]:
     ]
 
 
-@pytest.mark.skip(reason="TEMPORARY: needs the pool's cancellation fix (track/pool), merged next")
 def test_ctrl_c_and_a_closed_pipe_leave_the_daemon_serving_the_same_session(demo: Path, daemon: Path) -> None:
     """20 times in a row: interrupt a daemon-backed `check` (Ctrl-C, or `| head -1`) at some
     point of its run; the client stops at once with one line, and the next `check` of the
