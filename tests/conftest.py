@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lean_batchd.lake import LakeProject, discover
 from lean_batchd.testing.mathlib_tree import GeneratedTree, generate
@@ -19,6 +20,11 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 
 Tree = Callable[[dict[str, str]], Path]
+
+settings.register_profile("lean-batchd", deadline=None)
+settings.load_profile("lean-batchd")
+"""Properties assert behaviour, not speed: Hypothesis's per-example deadline fails them on a
+loaded machine (benchmarks/ measures speed)."""
 
 RUN_MARK = "LEAN_BATCHD_TEST_RUN"
 """Set in this run's environment, so every process it starts inherits it: leak checks count
