@@ -9,7 +9,8 @@ from .diagnostics import Code, Diagnostic, Severity
 from .fingerprint import ProjectFingerprint
 from .graph import Module, Resolution, ResolutionKind
 from .header import Header, Import, Position, parse_header, parse_header_text
-from .project import LakeProject, LibraryModules, ModelChange, ProjectOptions, discover
+from .libraries import LibraryModules
+from .project import LakeProject, ModelChange, ProjectOptions, discover
 from .root import LakeRoot, RootSearch, find_lake_root
 from .source import SourceFile, StatCache
 from .toolchain import Toolchain, ToolchainKind

@@ -1,22 +1,29 @@
-"""Where a package's modules live on disk, and which library owns each.
+"""Where a package's modules live on disk, and which library each file belongs to.
 
-Lake's rules: a library's modules are resolved under `pkg.dir / pkg.srcDir /
-lib.srcDir`; `isLocalModule` (a root prefix, or a glob match) decides which
-files belong to it; when several libraries claim a module, the last declared
-wins (`findSomeRev?`). Lake walks every folder below a glob or root; we skip
-hidden folders and the package's build and package folders, which hold no
-sources of its own.
+Lake's rules, each from the Lake source named:
+- a library's files are under `pkg.dir / pkg.srcDir / lib.srcDir` (`LeanLib.srcDir`);
+- a file belongs to a library when its module is local to it, under a root or
+  matched by a glob (`LeanLibConfig.isLocalModule`); several libraries may
+  claim one file, and each claim is kept, because what a library selects and
+  builds does not depend on the others (`LeanLib.getModuleArray`);
+- an import resolves to the last-declared library that can build the module
+  (`Package.findModule?`: `leanLibs.findSomeRev?` over `isBuildableModule`),
+  and an executable's root is buildable but never importable
+  (`Package.findTargetModule?`, `LeanExe.isRoot?`).
+Lake walks every folder below a glob or root; we skip hidden folders and the
+package's build and package folders, which hold no sources of its own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .config import GlobKind, LeanExe, LeanLib, PackageConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import is_dir
 from .names import (
     component_problem,
     components,
@@ -40,9 +47,20 @@ def join(base: Path, rel: PurePosixPath) -> Path:
 class LibraryLayout:
     lib: LeanLib
     base: Path
+    index: int
+    """Declaration order in the lakefile (later declarations win import resolution)."""
+    folder: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", str(self.base))
 
     def path_of(self, module: str) -> Path:
         return self.base / module_relpath(module)
+
+    def file_of(self, module: str) -> str:
+        """`path_of` as a string, without building a `Path` (the resolver's hot path)."""
+        *folders, last = components(module)
+        return os.path.join(self.folder, *folders, last + ".lean")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +70,15 @@ class ExeLayout:
 
 
 @dataclass(frozen=True, slots=True)
-class FoundFile:
+class Claim:
+    """A file that is `module` of `library` (local to it, under its source folder) or the root of `exe`."""
+
     module: str
     path: str
-    key: StatKey | None
-    """None when the walk was asked not to stat (a cold start reads every file anyway)."""
     library: str | None
     exe: str | None
+    key: StatKey | None = None
+    """None when the walk was asked not to stat (a cold start reads every file anyway)."""
 
 
 class PackageLayout:
@@ -69,7 +89,9 @@ class PackageLayout:
         self.dir = folder
         self.config = config
         src = join(folder, config.src_dir)
-        self.libs = tuple(LibraryLayout(lib, join(src, lib.src_dir)) for lib in config.libs)
+        self.libs = tuple(LibraryLayout(lib, join(src, lib.src_dir), i) for i, lib in enumerate(config.libs))
+        self.by_name = {layout.lib.name: layout for layout in self.libs}
+        self._owners: dict[str, LibraryLayout | None] = {}
         self.exes = tuple(ExeLayout(exe, join(src, exe.src_dir) / module_relpath(exe.root)) for exe in config.exes)
         packages = config.packages_dir or PurePosixPath(".lake/packages")
         self.skipped = frozenset(
@@ -77,34 +99,41 @@ class PackageLayout:
         )
 
     def owner(self, module: str) -> LibraryLayout | None:
-        """The last-declared library whose `isLocalModule` holds."""
-        for layout in reversed(self.libs):
-            if layout.lib.is_local(module):
-                return layout
-        return None
+        """The library an import of `module` resolves to: the last declared that can build it
+        (`Package.findModule?`). Memoised: the layout's config never changes."""
+        try:
+            return self._owners[module]
+        except KeyError:
+            pass
+        found = next((layout for layout in reversed(self.libs) if layout.lib.is_buildable(module)), None)
+        self._owners[module] = found
+        return found
 
-    def exe_of(self, module: str, path: str) -> ExeLayout | None:
-        for exe in self.exes:
-            if exe.exe.root == module and str(exe.path) == path:
-                return exe
-        return None
-
-    def modules_at(self, path: Path) -> list[tuple[str, str | None, str | None]]:
-        """(module, library, exe) for each module a `.lean` file at `path` would be, for incremental updates."""
-        out: list[tuple[str, str | None, str | None]] = []
+    def claims_at(self, path: Path) -> list[Claim]:
+        """Every claim on a `.lean` file at `path` (for incremental updates): the walk's rule, for one file."""
+        out: list[Claim] = []
         for layout in self.libs:
             try:
                 rel = path.relative_to(layout.base)
             except ValueError:
                 continue
-            if any(p.startswith(".") for p in rel.parts[:-1]) or self._skipped(path):
+            if not rel.parts or any(p.startswith(".") for p in rel.parts[:-1]) or self._skipped(path):
                 continue
             module = module_from_relpath(rel.parts)
-            if layout.lib.is_local(module) and self.owner(module) is layout:
-                out.append((module, layout.lib.name, None))
+            if layout.lib.is_local(module):
+                out.append(Claim(module, str(path), layout.lib.name, None))
         for exe in self.exes:
-            if exe.path == path and not any(m == exe.exe.root for m, _, _ in out):
-                out.append((exe.exe.root, None, exe.exe.name))
+            if exe.path == path:
+                out.append(Claim(exe.exe.root, str(path), None, exe.exe.name))
+        return out
+
+    def homes_at(self, path: Path) -> list[tuple[str, str]]:
+        """(module, library) for each module whose imports resolve to the file at `path`."""
+        out = []
+        for claim in self.claims_at(path):
+            owner = self.owner(claim.module) if claim.library is not None else None
+            if owner is not None and owner.lib.name == claim.library:
+                out.append((claim.module, claim.library))
         return out
 
     def _skipped(self, path: Path) -> bool:
@@ -112,9 +141,10 @@ class PackageLayout:
 
     def walk(
         self, only_roots: tuple[str, ...] | None = None, with_stat: bool = True
-    ) -> tuple[list[FoundFile], list[Diagnostic]]:
-        """Every module file of the package's libraries and executables, sorted by module."""
-        found: dict[tuple[str, str], FoundFile] = {}
+    ) -> tuple[list[Claim], list[Diagnostic]]:
+        """Every claim on the package's files: each library's files (one claim per library, so a
+        file two libraries select is claimed twice) and its executables' roots, sorted."""
+        found: dict[tuple[str, str, str | None], Claim] = {}
         notes: list[Diagnostic] = []
         listing_cache: dict[Path, list[tuple[str, str, StatKey | None]]] = {}
         for layout in self.libs:
@@ -124,7 +154,7 @@ class PackageLayout:
                     continue
                 folder = layout.base.joinpath(*rel_dir)
                 if walk and folder not in listing_cache:
-                    listing_cache[folder] = list(self._scan(folder, notes, with_stat)) if folder.is_dir() else []
+                    listing_cache[folder] = list(self._scan(folder, notes, with_stat)) if is_dir(folder) else []
                 listing = listing_cache[folder] if walk else []
                 base_name = render(rel_dir)
                 entries = [(f"{base_name}.{rel}", path, key) for rel, path, key in listing]
@@ -133,47 +163,39 @@ class PackageLayout:
                     try:
                         single_key = stat_key(single.stat())
                         entries.append((base_name, str(single), single_key if with_stat else None))
-                    except OSError:
+                    except (OSError, ValueError):
                         pass
                 for module, path, key in entries:
                     if not lib.is_local(module):
                         continue
                     if only_roots is not None and not any(is_prefix(r, module) for r in only_roots):
                         continue
-                    owner = self.owner(module)
-                    if owner is not layout:
-                        if owner is not None and owner.base != layout.base:
-                            notes.append(
-                                diagnostic(
-                                    Code.DUPLICATE_MODULE,
-                                    Severity.WARNING,
-                                    f"this file is module {module} of library {lib.name}, but library "
-                                    f"{owner.lib.name} (declared later) claims {module} and looks for it at "
-                                    f"{owner.path_of(module)}",
-                                    path,
-                                )
-                            )
-                        continue
-                    found.setdefault((module, path), FoundFile(module, path, key, lib.name, None))
+                    found.setdefault((module, path, lib.name), Claim(module, path, lib.name, None, key))
         for exe in self.exes:
             module = exe.exe.root
             if only_roots is not None and not any(is_prefix(r, module) for r in only_roots):
                 continue
             try:
                 key = stat_key(exe.path.stat())
-            except OSError:
+            except (OSError, ValueError):
                 continue
-            if not any(m == module for m, _ in found):
-                found[(module, str(exe.path))] = FoundFile(module, str(exe.path), key, None, exe.exe.name)
-        return sorted(found.values(), key=lambda f: (f.module, f.path)), notes
+            found[(module, str(exe.path), None)] = Claim(module, str(exe.path), None, exe.exe.name, key)
+        return sorted(found.values(), key=lambda c: (c.module, c.path, c.library or "", c.exe or "")), notes
 
     def config_path_hint(self) -> str:
         return str(self.dir / ("lakefile." + str(self.config.kind)))
 
-    def missing_roots(self, modules: set[str], only_roots: tuple[str, ...] | None) -> Iterator[Diagnostic]:
-        """Roots and globs naming modules that have no file (derived from the current module set)."""
+    def missing_roots(
+        self,
+        has_file: Callable[[str, str], bool],
+        any_module: Callable[[str], bool],
+        only_roots: tuple[str, ...] | None,
+    ) -> Iterator[Diagnostic]:
+        """Roots and globs naming modules that have no file. `has_file(target, module)`: does the
+        library or executable `target` have its file for `module`; `any_module(root)`: is anything
+        under a `--roots` entry."""
         for root in only_roots or ():
-            if not any(is_prefix(root, m) for m in modules):
+            if not any_module(root):
                 yield diagnostic(
                     Code.MISSING_MODULE_ROOT,
                     Severity.ERROR,
@@ -181,7 +203,7 @@ class PackageLayout:
                     self.config_path_hint(),
                 )
         for exe in self.exes:
-            if exe.exe.root not in modules and only_roots is None:
+            if only_roots is None and not has_file(exe.exe.name, exe.exe.root):
                 yield diagnostic(
                     Code.MISSING_MODULE_ROOT,
                     Severity.WARNING,
@@ -192,13 +214,13 @@ class PackageLayout:
                 )
         for layout in self.libs:
             lib = layout.lib
-            if "legacy" in lib.dynamic_fields and not modules:
+            if "legacy" in lib.dynamic_fields and not any_module(lib.name):
                 continue
             for glob in lib.globs:
                 if only_roots is not None and not any(_related(r, components(glob.name)) for r in only_roots):
                     continue
                 folder = layout.base.joinpath(*components(glob.name))
-                if glob.kind is GlobKind.SUBMODULES and not folder.is_dir():
+                if glob.kind is GlobKind.SUBMODULES and not is_dir(folder):
                     yield diagnostic(
                         Code.MISSING_MODULE_ROOT,
                         Severity.ERROR,
@@ -207,7 +229,7 @@ class PackageLayout:
                         lib.line,
                         0,
                     )
-                elif glob.kind is not GlobKind.SUBMODULES and glob.name not in modules:
+                elif glob.kind is not GlobKind.SUBMODULES and not has_file(lib.name, glob.name):
                     yield diagnostic(
                         Code.MISSING_MODULE_ROOT,
                         Severity.WARNING,
@@ -223,7 +245,10 @@ class PackageLayout:
 
         Follows symbolic links without looping; folder names are rendered and
         checked once per folder, not once per file."""
-        st = top.stat()
+        try:
+            st = top.stat()
+        except (OSError, ValueError):
+            return
         stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [(str(top), "", frozenset({(st.st_dev, st.st_ino)}))]
         while stack:
             folder, prefix, ancestors = stack.pop()

@@ -15,14 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .config import LeanLib
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .fingerprint import ProjectFingerprint, SourceSetDigest
 from .graph import Module, ModuleGraph, Resolution, ResolutionKind
-from .layout import PackageLayout, name_diagnostics
+from .layout import Claim, PackageLayout, name_diagnostics
+from .libraries import LibraryModules, library_sets
 from .names import CORE_ROOTS, components, is_prefix
 from .root import LakeRoot, RootSearch, find_lake_root
-from .source import SourceFile, StatCache, read_source, stat_key
+from .source import SourceFile, StatCache, StatKey, read_source, stat_key
 from .workspace import Workspace, WorkspaceOptions, config_digest, load_workspace
 
 
@@ -54,18 +54,6 @@ class ModelChange:
             "body_changed": list(self.body_changed),
             "config_changed": self.config_changed,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryModules:
-    library: LeanLib
-    base: str
-    selected: tuple[str, ...]
-    """Modules its globs select."""
-    built: tuple[str, ...]
-    """What `lake build` of the library builds: the selected modules and their local imports."""
-    orphans: tuple[str, ...]
-    """Files under its roots that nothing selects or imports (Lake never builds them)."""
 
 
 @dataclass(slots=True)
@@ -113,6 +101,11 @@ class LakeProject:
         self._search_order = (self.layout, *reversed(self.workspace.dependencies))
         self.graph = ModuleGraph(core_salt=self.workspace.toolchain.identity)
         self._walked: set[str] = set()
+        """Names whose module is one of the root package's own files (the local modules)."""
+        self._claims: dict[str, list[Claim]] = {}
+        """Path -> every claim on that file (each library whose file it is, an executable's root)."""
+        self._claimants: dict[str, list[Claim]] = {}
+        """Module name -> every claim naming it (files in several libraries' folders included)."""
         self._local_order: list[str] | None = None
         self._by_path: dict[str, set[str]] = {}
         self._local = SourceSetDigest()
@@ -120,25 +113,68 @@ class LakeProject:
         self._newest: int | None = 0
         """Newest local source mtime; None when a removal may have lowered it."""
         self._journal: dict[str, Module | None] | None = None
-        self._libraries: list[LibraryModules] | None = None
+        self._libraries: tuple[list[LibraryModules], dict[str, tuple[str, ...]]] | None = None
         self._read_notes: dict[str, Diagnostic] = {}
         self._findings: dict[str, tuple[Module, list[Diagnostic]]] = {}
         """Each module's own findings, kept while its `Module` value is the same object (an
         update replaces the value), so project-wide diagnostics after an edit cost O(edit)."""
         warm = len(self.cache) > 0
-        found, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm)
-        pending: list[_Pending] = []
+        claims, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm)
+        paths = sorted({c.path: c.key for c in claims}.items())
         if warm:
-            sources = [self.cache.load(f.path, f.key, self.display(f.path)) for f in found]
+            sources = [self.cache.load(path, key, self.display(path)) for path, key in paths]
         else:
-            sources = self.cache.load_many([(f.path, self.display(f.path)) for f in found])
-        for f, source in zip(found, sources, strict=True):
+            sources = self.cache.load_many([(path, self.display(path)) for path, _ in paths])
+        readable: dict[str, SourceFile] = {}
+        for (path, _), source in zip(paths, sources, strict=True):
             if isinstance(source, Diagnostic):
-                self._read_notes[f.path] = source
-                continue
-            self._walked.add(f.module)
-            pending.append(_Pending(f.module, self.layout.name, f.library, f.exe, source))
+                self._read_notes[path] = source
+            else:
+                readable[path] = source
+        for claim in claims:
+            if claim.path in readable:
+                self._add_claim(claim)
+        pending: list[_Pending] = []
+        for name in sorted(self._claimants):
+            home = self._home(name)
+            if home is not None:
+                self._walked.add(name)
+                pending.append(_Pending(name, self.layout.name, home.library, home.exe, readable[home.path]))
         self._drain(pending)
+
+    def _add_claim(self, claim: Claim) -> None:
+        self._claims.setdefault(claim.path, []).append(claim)
+        self._claimants.setdefault(claim.module, []).append(claim)
+
+    def _drop_claims(self, path: str) -> list[Claim]:
+        gone = self._claims.pop(path, [])
+        for claim in gone:
+            rest = [c for c in self._claimants.get(claim.module, ()) if c.path != path]
+            if rest:
+                self._claimants[claim.module] = rest
+            else:
+                self._claimants.pop(claim.module, None)
+        return gone
+
+    def _home(self, name: str) -> Claim | None:
+        """The file the model holds as module `name`: the one its imports resolve to (the owner's,
+        `Package.findModule?`); for a module no library can build, the executable whose root it is
+        (`Package.findModuleBySrc?` tries executables after libraries), else the last-declared
+        library whose file it is (an orphan by construction: nothing can import or build it)."""
+        claims = self._claimants.get(name)
+        if not claims:
+            return None
+        owner = self.layout.owner(name)
+        if owner is not None:
+            want = owner.file_of(name)
+            return next((c for c in claims if c.library == owner.lib.name and c.path == want), None)
+        exe = next((c for c in claims if c.exe is not None), None)
+        if exe is not None:
+            return exe
+        by_name = self.layout.by_name
+        return max(
+            (c for c in claims if c.library is not None), key=lambda c: by_name[c.library or ""].index, default=None
+        )
 
     def _drain(self, pending: list[_Pending]) -> None:
         """Resolve and insert queued modules; resolving may queue dependency modules.
@@ -159,26 +195,24 @@ class LakeProject:
             queued.pop(item.name, None)
 
     def _resolve(self, name: str, pending: list[_Pending], queued: dict[str, _Pending]) -> Resolution:
-        known = self.graph.get(name)
-        meta = queued.get(name)
-        if known is not None or meta is not None:
-            package, library, source = (
-                (known.package, known.library, known.source)
-                if known is not None
-                else (meta.package, meta.library, meta.source)  # type: ignore[union-attr]
-            )
-            kind = ResolutionKind.LOCAL if package == self.layout.name else ResolutionKind.PACKAGE
-            return Resolution(kind, package, library, source.shown)
+        """Lake's `Workspace.findModule?`: the first package (ours first) with a library that can
+        build `name`, and in it the last-declared such library (`Package.findModule?`)."""
         for package in self._search_order:
             owner = package.owner(name)
             if owner is None:
                 continue
-            path = str(owner.path_of(name))
+            path = owner.file_of(name)
             is_root = package is self.layout
-            if not (is_root and self.options.only_roots is None):
+            kind = ResolutionKind.LOCAL if is_root else ResolutionKind.PACKAGE
+            known = self.graph.get(name)
+            meta = queued.get(name)
+            held = known.path if known is not None else meta.source.path if meta is not None else None
+            if held == path:
+                return Resolution(kind, package.name, owner.lib.name, self.display(path))
+            if not (is_root and self.options.only_roots is None) and held is None:
                 try:
-                    key = stat_key(os.stat(path))
-                except OSError:
+                    key: StatKey | None = stat_key(os.stat(path))
+                except (OSError, ValueError):
                     key = None
                 if key is not None:
                     source = self.cache.load(path, key, self.display(path))
@@ -186,7 +220,6 @@ class LakeProject:
                         item = _Pending(name, package.name, owner.lib.name, None, source)
                         pending.append(item)
                         queued[name] = item
-                        kind = ResolutionKind.LOCAL if is_root else ResolutionKind.PACKAGE
                         return Resolution(kind, package.name, owner.lib.name, self.display(path))
             return Resolution(
                 ResolutionKind.UNRESOLVED,
@@ -198,10 +231,27 @@ class LakeProject:
             )
         if components(name)[0] in CORE_ROOTS:
             return Resolution(ResolutionKind.CORE, package="lean4")
-        reason = "no library of this package or of its dependencies claims it"
+        if name in self._walked:
+            reason = (
+                "its file is in this package, but no library's roots and globs make it buildable, and "
+                "Lake resolves imports only to buildable library modules (an executable's root is not one)"
+            )
+        else:
+            reason = "no library of this package or of its dependencies claims it"
         if self.workspace.missing:
             reason += f" (packages not on disk: {', '.join(self.workspace.missing)})"
         return Resolution(ResolutionKind.UNRESOLVED, reason=reason)
+
+    def _import_target(self, name: str) -> str | None:
+        """The file an import of `name` reaches among those the model holds (no loading)."""
+        for package in self._search_order:
+            owner = package.owner(name)
+            if owner is None:
+                continue
+            known = self.graph.get(name)
+            path = owner.file_of(name)
+            return path if known is not None and known.path == path else None
+        return None
 
     def _put(self, module: Module) -> None:
         name = module.name
@@ -264,6 +314,7 @@ class LakeProject:
             if not p.endswith(".lean"):
                 prefix = p.rstrip(os.sep) + os.sep
                 files.update(q for q in self._by_path if q.startswith(prefix))
+                files.update(q for q in self._claims if q.startswith(prefix))
         return self._apply(files)
 
     def _lean_files_under(self, folder: str) -> list[str]:
@@ -278,66 +329,110 @@ class LakeProject:
             return self._apply_files(files)
 
     def _apply_files(self, files: Iterable[str]) -> ModelChange:
+        """Two passes: every changed file's claims first, then the home of every name they
+        touch, so a rename (old and new path in one batch) never sees a half-applied state."""
         self._journal = {}
         pending: list[_Pending] = []
         appeared: set[str] = set()
+        touched: set[str] = set()
+        fresh: dict[str, SourceFile] = {}
         for path in sorted(files):
-            self._apply_file(path, pending, appeared)
+            self._refresh_file(path, touched, fresh, pending, appeared)
+        for name in sorted(touched):
+            self._rehome(name, fresh, pending, appeared)
+        self._libraries = None
         self._drain(pending)
         self._settle(appeared)
         journal, self._journal = self._journal, None
         return _change(journal, self.graph)
 
-    def _apply_file(self, path: str, pending: list[_Pending], appeared: set[str]) -> None:
-        exists = os.path.isfile(path)
+    def _refresh_file(
+        self, path: str, touched: set[str], fresh: dict[str, SourceFile], pending: list[_Pending], appeared: set[str]
+    ) -> None:
+        exists = os.path.lexists(path) and not os.path.isdir(path)
+        old_claims = self._drop_claims(path)
         old = {n: self.graph.modules[n] for n in self._by_path.get(path, ())}
-        entries = self._local_entries(Path(path)) if exists else []
+        claims = self._local_claims(Path(path)) if exists else []
         source: SourceFile | None = None
-        if exists and (entries or old or self._wanted_dependency(Path(path))):
-            fresh = read_source(path, self.display(path))
-            if isinstance(fresh, Diagnostic):
-                self._read_notes[path] = fresh
-                exists, entries = False, []
+        if exists and (claims or old or self._wanted_dependency(Path(path))):
+            read = read_source(path, self.display(path))
+            if isinstance(read, Diagnostic):
+                self._read_notes[path] = read
+                exists, claims = False, []
             else:
                 self._read_notes.pop(path, None)
-                self.cache.put(fresh)
-                source = fresh
+                self.cache.put(read)
+                source = fresh[path] = read
+        else:
+            self._read_notes.pop(path, None)
         if not exists:
             self.cache.drop(path)
-        keep = {name for name, _, _ in entries}
+        for claim in claims:
+            self._add_claim(claim)
+        touched.update(c.module for c in old_claims)
+        touched.update(c.module for c in claims)
         for name, module in old.items():
-            if name in keep:
-                continue
-            if (module.package != self.layout.name or name not in self._walked) and source is not None:
+            if name in self._walked:
+                touched.add(name)
+            elif source is not None:
                 pending.append(_Pending(name, module.package, module.library, module.exe, source))
-                continue
-            self._remove(name)
-        for name, library, exe in entries:
-            assert source is not None
-            if name not in self.graph:
-                appeared.add(name)
-            if name not in self._walked:
-                self._local_order = None
-            self._walked.add(name)
-            pending.append(_Pending(name, self.layout.name, library, exe, source))
-        if source is not None and not entries and not old:
+            else:
+                self._remove(name)
+        if source is not None and not claims and not old:
             for name, package, library in self._dependency_entries(Path(path)):
                 appeared.add(name)
                 pending.append(_Pending(name, package, library, None, source))
 
-    def _local_entries(self, path: Path) -> list[tuple[str, str | None, str | None]]:
-        entries = self.layout.modules_at(path)
+    def _rehome(self, name: str, fresh: dict[str, SourceFile], pending: list[_Pending], appeared: set[str]) -> None:
+        """Make the graph hold `name`'s home file (or drop it), after its claims changed."""
+        module = self.graph.get(name)
+        if module is not None and name not in self._walked:
+            return
+        home = self._home(name)
+        if home is None:
+            if module is not None:
+                self._remove(name)
+            return
+        source = fresh.get(home.path)
+        if source is None:
+            if module is not None and (module.path, module.library, module.exe) == (home.path, home.library, home.exe):
+                return
+            source = self._source_at(home.path)
+            if source is None:
+                if module is not None:
+                    self._remove(name)
+                return
+        if module is None:
+            appeared.add(name)
+        if name not in self._walked:
+            self._local_order = None
+        self._walked.add(name)
+        pending.append(_Pending(name, self.layout.name, home.library, home.exe, source))
+
+    def _source_at(self, path: str) -> SourceFile | None:
+        """A claimed file's last reading (claims are only kept for files read successfully)."""
+        known = self.cache.peek(path)
+        if known is not None:
+            return known
+        read = read_source(path, self.display(path))
+        if isinstance(read, Diagnostic):
+            return None
+        self.cache.put(read)
+        return read
+
+    def _local_claims(self, path: Path) -> list[Claim]:
+        claims = self.layout.claims_at(path)
         roots = self.options.only_roots
         if roots is not None:
-            entries = [e for e in entries if any(is_prefix(r, e[0]) for r in roots)]
-        return entries
+            claims = [c for c in claims if any(is_prefix(r, c.module) for r in roots)]
+        return claims
 
     def _dependency_entries(self, path: Path) -> list[tuple[str, str, str]]:
         """A new file in a dependency matters only when something already imports its module."""
         out = []
         for package in self._search_order[1:]:
-            for name, library, _ in package.modules_at(path):
-                if name not in self.graph and self.graph.importers(name) and library is not None:
+            for name, library in package.homes_at(path):
+                if name not in self.graph and self.graph.importers(name):
                     out.append((name, package.name, library))
         return out
 
@@ -416,22 +511,20 @@ class LakeProject:
         """Find and apply every change since the last look (stat cache; re-reads only what changed)."""
         if config_digest(self.workspace.config_files) != self.workspace.config_digest:
             return self._reload()
-        found, self._walk_notes = self.layout.walk(self.options.only_roots)
+        claims, self._walk_notes = self.layout.walk(self.options.only_roots)
         changed: set[str] = set()
         seen: set[str] = set()
-        for f in found:
-            seen.add(f.path)
-            if f.module not in self.graph or f.key is None or self.cache.get(f.path, f.key) is None:
-                changed.add(f.path)
+        for claim in claims:
+            seen.add(claim.path)
+            if claim.path not in self._claims or claim.key is None or self.cache.get(claim.path, claim.key) is None:
+                changed.add(claim.path)
+        changed.update(path for path in self._claims if path not in seen)
         for path, names in self._by_path.items():
-            if path in seen:
-                continue
-            if any(n in self._walked for n in names):
-                changed.add(path)
+            if path in seen or path in changed or any(n in self._walked for n in names):
                 continue
             try:
                 key = stat_key(os.stat(path))
-            except OSError:
+            except (OSError, ValueError):
                 changed.add(path)
                 continue
             if self.cache.get(path, key) is None:
@@ -467,32 +560,55 @@ class LakeProject:
         return name in self._walked
 
     def modules_at(self, path: Path | str) -> list[Module]:
-        return [self.graph.modules[n] for n in sorted(self._by_path.get(os.path.abspath(path), ()))]
+        """The modules the file at `path` is, the one Lake's `Package.findModuleBySrc?` picks first
+        (the last-declared library that can build it, then an executable's root), then the rest."""
+        modules = [self.graph.modules[n] for n in self._by_path.get(os.path.abspath(path), ())]
+        index = {layout.lib.name: layout.index for layout in self.layout.libs}
+
+        def rank(m: Module) -> tuple[int, int, str]:
+            if m.package != self.layout.name:
+                return (3, 0, m.name)
+            owner = self.layout.owner(m.name)
+            if owner is not None and owner.lib.name == m.library:
+                return (0, -index[owner.lib.name], m.name)
+            return (1 if m.exe is not None else 2, 0, m.name)
+
+        return sorted(modules, key=rank)
 
     def libraries(self) -> list[LibraryModules]:
+        """Each declared library's selected, built and orphan modules (Lake's rules for that library alone)."""
+        return self._library_sets()[0]
+
+    def built_by(self, name: str) -> tuple[str, ...]:
+        """The libraries whose `lake build` builds the file the model holds as `name`."""
+        return self._library_sets()[1].get(name, ())
+
+    def _library_sets(self) -> tuple[list[LibraryModules], dict[str, tuple[str, ...]]]:
         if self._libraries is None:
-            self._libraries = [self._library(layout) for layout in self.layout.libs]
+            self._libraries = library_sets(
+                self.layout.libs,
+                (c for claims in self._claims.values() for c in claims),
+                self._held_path,
+                self._imports_of,
+                self.display,
+            )
         return self._libraries
 
-    def _library(self, layout: object) -> LibraryModules:
-        from .layout import LibraryLayout
+    def _held_path(self, name: str) -> str | None:
+        """The file the model holds as `name`: where an import of it leads, when it leads anywhere
+        (edges only name resolved modules, and a selected module is buildable, so owned)."""
+        module = self.graph.modules.get(name)
+        return None if module is None else module.path
 
-        assert isinstance(layout, LibraryLayout)
-        lib = layout.lib
-        own = sorted(n for n in self._walked if n in self.graph and self.graph.modules[n].library == lib.name)
-        selected = [n for n in own if any(g.matches(n) for g in lib.globs)]
-        built: set[str] = set()
-        stack = list(selected)
-        while stack:
-            m = stack.pop()
-            if m in built:
-                continue
-            built.add(m)
-            stack.extend(e for e in self.graph.edges(m) if lib.is_local(e) and e not in built)
-        orphans = [n for n in own if n not in built]
-        return LibraryModules(
-            lib, self.display(str(layout.base)), tuple(selected), tuple(sorted(built)), tuple(orphans)
-        )
+    def _imports_of(self, name: str, path: str) -> Iterable[str]:
+        """The modules the file at `path` imports that resolve to files the model holds."""
+        module = self.graph.get(name)
+        if module is not None and module.path == path:
+            return module.edges
+        source = self.cache.peek(path)
+        if source is None:
+            return ()
+        return [i.module for i in source.header.imports if self._import_target(i.module) is not None]
 
     def fingerprint(self) -> ProjectFingerprint:
         if self._newest is None:
@@ -512,7 +628,8 @@ class LakeProject:
         """Everything found, project-wide (paths relative to the root where inside it)."""
         out = list(self._search_notes) + list(self.workspace.diagnostics) + list(self._walk_notes)
         out.extend(self._read_notes.values())
-        out.extend(self.layout.missing_roots(self._walked, self.options.only_roots))
+        out.extend(self.layout.missing_roots(self._has_file, self._any_module, self.options.only_roots))
+        out.extend(self._clash_findings())
         for module in self.local_modules():
             cached = self._findings.get(module.name)
             if cached is None or cached[0] is not module:
@@ -520,6 +637,47 @@ class LakeProject:
             out.extend(cached[1])
         out.extend(self._cycle_findings())
         return self._shown(out)
+
+    def _has_file(self, target: str, module: str) -> bool:
+        return any(target in (c.library, c.exe) for c in self._claimants.get(module, ()))
+
+    def _any_module(self, root: str) -> bool:
+        return any(is_prefix(root, m) for m in self._walked)
+
+    def _clash_findings(self) -> list[Diagnostic]:
+        """A library's file whose module name resolves to another file (same name, another
+        library's source folder): imports never reach it, though its own library may build it."""
+        out = []
+        modules = self.graph.modules
+        for name, claims in self._claimants.items():
+            if len(claims) == 1 and (held := modules.get(name)) is not None and held.path == claims[0].path:
+                continue
+            home = self._home(name)
+            for claim in claims:
+                if claim.library is None or (home is not None and claim.path == home.path):
+                    continue
+                owner = self.layout.owner(name)
+                if owner is None:
+                    if home is None or home.exe is not None:
+                        continue
+                    target = f"library {home.library}'s file {self.display(home.path)} (no library can build it)"
+                else:
+                    target = f"library {owner.lib.name}'s file {self.display(owner.file_of(name))}"
+                    if home is None:
+                        target += ", which does not exist"
+                lib = self.layout.by_name[claim.library].lib
+                builds = any(g.matches(name) for g in lib.globs)
+                out.append(
+                    diagnostic(
+                        Code.DUPLICATE_MODULE,
+                        Severity.WARNING,
+                        f"this file is module {name} of library {claim.library}, but the model holds {target} "
+                        f"as {name}, where imports of it resolve (Lake's Package.findModule?)"
+                        + (f"; `lake build {claim.library}` builds this copy too" if builds else ""),
+                        claim.path,
+                    )
+                )
+        return out
 
     def module_diagnostics(self, name: str) -> list[Diagnostic]:
         """What concerns one module (for an editor showing one file): O(its header), not O(project)."""

@@ -14,6 +14,25 @@ def _place(p: Position) -> dict[str, int]:
     return {"line": p.line, "column": p.column}
 
 
+def planning_note(project: LakeProject, module: Module) -> str | None:
+    """Why a module some library other than its owner builds is planned where it is (None when plain)."""
+    built_by = project.built_by(module.name)
+    owner = module.library
+    if owner is None or list(built_by) == [owner] or not project.is_local(module.name):
+        return None
+    if project.layout.owner(module.name) is None:
+        return f"no library can build {module.name} (an orphan of {owner}); planned with the package's options"
+    others = [b for b in built_by if b != owner]
+    if not others:
+        return f"no library builds {module.name} (an orphan); planned in its owner {owner}'s session"
+    shown = " and ".join(others)
+    return (
+        f"also built by {shown} (`lake build {others[0]}` compiles it with that library's options); planned "
+        f"once, in {owner}'s session with {owner}'s options, because imports of it and the editor resolve "
+        "to the last-declared library that can build it (Lake's Package.findModule?, Package.findModuleBySrc?)"
+    )
+
+
 def module_json(project: LakeProject, module: Module) -> dict[str, Any]:
     header = module.header
     return {
@@ -21,6 +40,8 @@ def module_json(project: LakeProject, module: Module) -> dict[str, Any]:
         "path": project.display(module.path),
         "package": module.package,
         "library": module.library,
+        "built_by": list(project.built_by(module.name)),
+        "planning_note": planning_note(project, module),
         "exe": module.exe,
         "is_module": header.is_module,
         "prelude": header.prelude,

@@ -104,6 +104,10 @@ class StatCache:
             return entry
         return None
 
+    def peek(self, path: str) -> SourceFile | None:
+        """The last reading of `path`, current or not (for files the model keeps current itself)."""
+        return self._entries.get(path)
+
     def put(self, source: SourceFile) -> None:
         self._entries[source.path] = source
 

@@ -133,7 +133,10 @@ def test_last_declared_library_wins(tree: Tree) -> None:
     assert p.graph.modules["A.Sub.X"].library == "B"
     # `lake build A` still builds A.Sub.X: recCollectLocalModules follows A's own isLocalModule.
     assert lib(p, "A").built == ("A", "A.Sub.X") and lib(p, "A").orphans == ("A.Y",)
-    assert lib(p, "B").built == () and lib(p, "B").orphans == ("A.Sub.X",)
+    # An orphan is a file no library builds: A builds A.Sub.X, so B (which selects only the
+    # missing A.Sub) has none, though A.Sub.X is B's module for imports and sessions.
+    assert lib(p, "B").built == () and lib(p, "B").orphans == ()
+    assert p.built_by("A.Sub.X") == ("A",)
 
 
 def test_import_closure_stays_in_the_library(tree: Tree) -> None:

@@ -18,6 +18,13 @@ LAKEFILES = [
     'name = "p"\n[[lean_lib]]\nname = "A"\nglobs = ["A.*"]\n[[lean_lib]]\nname = "Lib2"\n',
     'name = "p"\n[[lean_lib]]\nname = "A"\n[[lean_lib]]\nname = "Lib2"\nglobs = ["Lib2.+"]\n',
     'name = "p"\nsrcDir = "src"\n[[lean_lib]]\nname = "A"\nglobs = ["A.*"]\n',
+    # Overlaps: a later root inside an earlier glob, a glob shared by two libraries.
+    'name = "p"\n[[lean_lib]]\nname = "A"\nglobs = ["A.*"]\n[[lean_lib]]\nname = "B"\nroots = ["A.B"]\n'
+    '[[lean_lib]]\nname = "Lib2"\nglobs = ["Lib2.+", "A.C"]\n',
+    # Nested source folders: A/B.lean is A.B of Outer and B of Inner.
+    'name = "p"\n[[lean_lib]]\nname = "Outer"\nroots = ["A", "Lib2"]\n[[lean_lib]]\nname = "Inner"\nsrcDir = "A"\nroots = ["B", "C"]\n',
+    # Same names in two source folders (files left in src/ by the srcDir = "src" lakefile).
+    'name = "p"\n[[lean_lib]]\nname = "A"\nglobs = ["A.*"]\n[[lean_lib]]\nname = "S"\nsrcDir = "src"\nglobs = ["A.+"]\n',
 ]
 MANIFEST = (
     '{"version": "1.1.0", "packagesDir": ".lake/packages", "packages": '
@@ -41,9 +48,11 @@ def snapshot(p: LakeProject) -> dict[str, Any]:
         for name, m in p.graph.modules.items()
     }
     libraries = [(lib.library.name, lib.selected, lib.built, lib.orphans) for lib in p.libraries()]
+    built_by = {name: p.built_by(name) for name in p.graph.modules}
     return {
         "modules": modules,
         "libraries": libraries,
+        "built_by": built_by,
         "fingerprint": p.fingerprint(),
         "diagnostics": p.diagnostics(),
         "cycles": p.graph.cycles(),
@@ -109,11 +118,11 @@ def apply(root: Path, op: tuple[Any, ...], state: dict[str, Any]) -> list[Path]:
     return [folder]
 
 
-def initial_tree(root: Path) -> None:
+def initial_tree(root: Path, lakefile: int = 0) -> None:
     write_tree(
         root,
         {
-            "lakefile.toml": LAKEFILES[0],
+            "lakefile.toml": LAKEFILES[lakefile],
             "lake-manifest.json": MANIFEST,
             ".lake/packages/dep/lakefile.toml": 'name = "dep"\n[[lean_lib]]\nname = "Dep"\n',
             "A.lean": "import A.B\nimport Dep.Y\n",
@@ -125,14 +134,14 @@ def initial_tree(root: Path) -> None:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_op, min_size=1, max_size=8))
-def test_update_equals_fresh_discovery(ops: list[tuple[Any, ...]]) -> None:
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=8))
+def test_update_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()
-        initial_tree(root)
+        initial_tree(root, lakefile)
         incremental = fresh(root)
-        state = {"lakefile": 0}
+        state = {"lakefile": lakefile}
         for op in ops:
             paths = apply(root, op, state)
             incremental.update(paths)
@@ -140,13 +149,13 @@ def test_update_equals_fresh_discovery(ops: list[tuple[Any, ...]]) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_op, min_size=1, max_size=6))
-def test_rescan_equals_fresh_discovery(ops: list[tuple[Any, ...]]) -> None:
+@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6))
+def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()
-        initial_tree(root)
+        initial_tree(root, lakefile)
         rescanned = fresh(root)
-        state = {"lakefile": 0}
+        state = {"lakefile": lakefile}
         for op in ops:
             apply(root, op, state)
         rescanned.rescan()
