@@ -13,6 +13,7 @@ one where both apply.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -56,6 +57,9 @@ _DOC_RE = re.compile(r"/-[-!](?:[^/-]++|/(?!-)|-(?!/))*+-/" + _T)
 _HEADER_WORDS = ("import", "public", "meta", "prelude", "module")
 
 INITIAL_WINDOW = 4096
+MARGIN = 64
+"""A prefix parse is trusted only when nothing it looked at lies this close to the prefix's end
+(a token, a comment or a keyword may be cut there)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -117,6 +121,11 @@ class Header:
         """Where `imp`'s module name was written (computed on demand: most imports are never shown)."""
         return _Text(self.text, self.base).position(imp.offset)
 
+    def positions(self) -> tuple[Position, ...]:
+        """Where every import was written, in header order, in one pass over the text."""
+        t = _Text(self.text, self.base)
+        return tuple(t.position(imp.offset) for imp in self.imports)
+
     def normalized(self) -> tuple[bool, bool, tuple[Import, ...]]:
         """What the environment depends on: keywords and the sorted, de-duplicated imports."""
         return self.is_module, self.prelude, tuple(sorted(set(self.imports), key=Import.key))
@@ -154,32 +163,50 @@ class _Text:
         self.ascii = text.isascii()
         self._pos = 0
         self._line = 1
+        self._line_start = 0
         self._byte = 0
 
     def position(self, pos: int) -> Position:
+        """Counted from the previous answer: lines, the line's start and bytes all move forward
+        only (one 60,000-import line costs as much as 60,000 lines)."""
         text = self.text
         if pos < self._pos:
-            self._pos, self._line, self._byte = 0, 1, 0
-        line = self._line + text.count("\n", self._pos, pos)
-        column = pos - (text.rfind("\n", 0, pos) + 1)
+            self._pos, self._line, self._line_start, self._byte = 0, 1, 0, 0
+        newlines = text.count("\n", self._pos, pos)
+        if newlines:
+            self._line += newlines
+            self._line_start = text.rfind("\n", self._pos, pos) + 1
         offset = pos if self.ascii else self._byte + len(text[self._pos : pos].encode("utf-8"))
-        self._pos, self._line, self._byte = pos, line, offset
-        return Position(line, column, self.base + offset)
+        self._pos, self._byte = pos, offset
+        return Position(self._line, pos - self._line_start, self.base + offset)
 
 
 class _Parser:
-    def __init__(self, text: _Text, path: str | None) -> None:
+    def __init__(self, text: _Text, path: str | None, complete: bool = True) -> None:
         self.t = text
         self.s = text.text
         self.n = len(self.s)
         self.path = path
+        self.complete = complete
+        self.furthest = 0
+        """The furthest position the parse depended on."""
         self.diagnostics: list[Diagnostic] = []
+
+    @property
+    def incomplete(self) -> bool:
+        """Did the parse of a prefix look so near its end that more text could change it?"""
+        return not self.complete and self.furthest >= self.n - MARGIN
 
     def report(self, pos: int, message: str, severity: Severity = Severity.ERROR) -> None:
         p = self.t.position(pos)
         self.diagnostics.append(diagnostic(Code.HEADER_SYNTAX, severity, message, self.path, p.line, p.column))
 
     def trivia(self, pos: int) -> int:
+        pos = self._trivia(pos)
+        self.furthest = max(self.furthest, pos)
+        return pos
+
+    def _trivia(self, pos: int) -> int:
         s = self.s
         while True:
             pos = _TRIVIA_RE.match(s, pos).end()  # type: ignore[union-attr]
@@ -201,11 +228,13 @@ class _Parser:
         end = nested_comment_end(self.s, start)
         if end is None:
             self.report(start, "unterminated comment")
-            return self.n
+            end = self.n
+        self.furthest = max(self.furthest, end)
         return end
 
     def word(self, pos: int) -> str | None:
         m = _WORD_RE.match(self.s, pos)
+        self.furthest = max(self.furthest, m.end() if m else pos + 1)
         return m.group(0) if m else None
 
     def parse(self) -> Header:
@@ -320,11 +349,20 @@ class _Parser:
 
 
 def parse_header_text(text: str, path: str | None = None, base: int = 0) -> Header:
-    """Parse a header from text (for unsaved editor buffers, or a decoded prefix)."""
-    fast = _parse_fast(text, base)
+    """Parse a header from a file's whole text (an unsaved editor buffer, a decoded file)."""
+    header = _parse(text, path, base, complete=True)
+    assert header is not None  # a complete text never needs more
+    return header
+
+
+def _parse(text: str, path: str | None, base: int, complete: bool) -> Header | None:
+    """The header of `text`, or None when `text` is a prefix too short to be sure of it."""
+    fast = _parse_fast(text, base, complete)
     if fast is not None:
         return fast
-    return _Parser(_Text(text, base), path).parse()
+    parser = _Parser(_Text(text, base), path, complete)
+    header = parser.parse()
+    return None if parser.incomplete else header
 
 
 def parse_header_slowly(text: str, path: str | None = None, base: int = 0) -> Header:
@@ -332,13 +370,14 @@ def parse_header_slowly(text: str, path: str | None = None, base: int = 0) -> He
     return _Parser(_Text(text, base), path).parse()
 
 
-def _parse_fast(text: str, base: int) -> Header | None:
+def _parse_fast(text: str, base: int, complete: bool = True) -> Header | None:
     """The header by one anchored regular-expression match per import, or None when unusual.
 
     Unusual means anything the slow path could diagnose: tabs, lone `\r`,
     nested comments, keyword or malformed names, modifiers outside `module`,
-    a header word or an import right after the header. The result then has no
-    diagnostics by construction.
+    a header word or an import right after the header; or, in a prefix, an
+    end of header too near the prefix's end to be sure of. The result then
+    has no diagnostics by construction.
     """
     ascii_text = text.isascii()
     prefix_re, group_re = (_ASCII_PREFIX_RE, _ASCII_GROUP_RE) if ascii_text else (_PREFIX_RE, _GROUP_RE)
@@ -357,6 +396,8 @@ def _parse_fast(text: str, base: int) -> Header | None:
         imports.append(Import(module, bool(public), bool(meta), bool(all_), g.start(4)))
         end = g.end(4)
         pos = g.end()
+    if not complete and pos >= len(text) - MARGIN:
+        return None
     if pos < len(text):
         c = text[pos]
         if c in "\t\r.«" or not c.isascii():
@@ -365,7 +406,9 @@ def _parse_fast(text: str, base: int) -> Header | None:
             if not text.startswith(("/--", "/-!"), pos):
                 return None
             doc = _DOC_RE.match(text, pos)
-            if doc is None or _starts_header_word(text, doc.end()):
+            if doc is None or (not complete and doc.end() >= len(text) - MARGIN):
+                return None
+            if _starts_header_word(text, doc.end()):
                 return None
         elif _starts_header_word(text, pos):
             return None
@@ -380,46 +423,55 @@ def _starts_header_word(text: str, pos: int) -> bool:
     return w is not None and w.group(0).startswith(_HEADER_WORDS)
 
 
-def parse_header(data: bytes, path: str | None = None, reload: Callable[[], bytes] | None = None) -> Header:
+def parse_header(
+    data: bytes,
+    path: str | None = None,
+    reload: Callable[[], bytes] | None = None,
+    window: int = INITIAL_WINDOW,
+) -> Header:
     """Parse the header of a file's bytes, decoding only a bounded prefix.
 
-    A header that runs past the first window is parsed again over the whole
-    file, so a 450 KB header (Mathlib.lean) costs what it must and an ordinary
-    file costs 4 KB. When
-    `data` is only the file's first bytes (an editor's view, a partial read),
-    `reload` fetches the rest if the header turns out to be longer.
+    The header ends where the first command starts, which a prefix may not
+    reach: a header, a comment or a doc comment that runs past the first
+    `window` bytes (or ends too near its end to be sure of) is parsed again
+    over the whole file, so a 450 KB header (Mathlib.lean) costs what it must,
+    an ordinary file costs 4 KB, and stopping early is never mistaken for an
+    unterminated comment. When `data` is only the file's first bytes (an
+    editor's view, a partial read), `reload` fetches the rest if needed.
+    The result equals a parse of the whole file (property-tested).
     """
-    notes: list[Diagnostic] = []
     base = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    window = INITIAL_WINDOW
+    size = window
     while True:
-        chunk = data[base : base + window]
-        complete = base + window >= len(data) and reload is None
-        text = _decode(chunk, complete, path, notes)
-        header = parse_header_text(text, path, base)
-        if complete or header.body_start.offset - base < len(chunk) - 64:
+        chunk = data[base : base + size]
+        complete = base + size >= len(data) and reload is None
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        header = _parse(decoder.decode(chunk, final=complete), path, base, complete)
+        if header is not None:
             break
-        notes.clear()
-        if base + window >= len(data) and reload is not None:
+        if base + size >= len(data) and reload is not None:
             data, reload = reload(), None
-        window = len(data)
+        size = len(data)
+    notes = []
     if base:
-        notes.insert(0, diagnostic(Code.HEADER_SYNTAX, Severity.INFO, "byte order mark skipped", path, 1, 0))
+        notes.append(diagnostic(Code.HEADER_SYNTAX, Severity.INFO, "byte order mark skipped", path, 1, 0))
+    invalid = _invalid_utf8(data, final=reload is None)
+    if invalid is not None:
+        notes.append(
+            diagnostic(
+                Code.HEADER_SYNTAX, Severity.ERROR, f"file is not valid UTF-8 (byte {invalid}); Lean rejects it", path
+            )
+        )
     return replace(header, diagnostics=tuple(notes) + header.diagnostics) if notes else header
 
 
-def _decode(chunk: bytes, complete: bool, path: str | None, notes: list[Diagnostic]) -> str:
+def _invalid_utf8(data: bytes, final: bool) -> int | None:
+    """The offset of the first byte that is not UTF-8, anywhere in the file (Lean reads it whole);
+    `final` is False for a partial read, whose last character may be cut."""
+    if data.isascii():
+        return None
     try:
-        return chunk.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
     except UnicodeDecodeError as e:
-        if not complete and e.start >= len(chunk) - 3 and e.reason == "unexpected end of data":
-            return chunk[: e.start].decode("utf-8", errors="replace")
-        notes.append(
-            diagnostic(
-                Code.HEADER_SYNTAX,
-                Severity.ERROR,
-                f"file is not valid UTF-8 (byte {e.start}); Lean rejects it",
-                path,
-            )
-        )
-        return chunk.decode("utf-8", errors="replace")
+        return e.start
+    return None

@@ -236,20 +236,22 @@ class _Lexer:
         self.emit(Kind.NAME, i, m.end(), canonical(m.group(0)))
 
 
+_COMMENT_MARK = re.compile(r"-/|/-")
+
+
 def nested_comment_end(text: str, start: int) -> int | None:
-    """Where the `/- ... -/` comment opening at `start` ends (comments nest), or None if never."""
-    depth, i, n = 1, start + 2, len(text)
-    while i < n:
-        if text.startswith("-/", i):
+    """Where the `/- ... -/` comment opening at `start` ends (comments nest), or None if never.
+
+    Scanned left to right, `-/` tried before `/-` at each place, as Lean's
+    `finishCommentBlock` does; the regular expression skips plain text in C."""
+    depth = 1
+    for mark in _COMMENT_MARK.finditer(text, start + 2):
+        if mark.group() == "-/":
             depth -= 1
-            i += 2
             if depth == 0:
-                return i
-        elif text.startswith("/-", i):
-            depth += 1
-            i += 2
+                return mark.end()
         else:
-            i += 1
+            depth += 1
     return None
 
 

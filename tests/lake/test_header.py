@@ -166,6 +166,22 @@ def test_normalised_header_ignores_order_duplicates_and_comments() -> None:
     assert a.canonical() != parse_header_text("module\nimport A\nimport B\n").canonical()
 
 
+def test_a_module_doc_closing_past_the_first_4_kb_is_no_error() -> None:
+    """Issue 19: the header ends where the first command starts; a prefix that stops inside the
+    module doc after it must read on, never report the doc as unterminated."""
+    doc = "/-!\n# Notes\n" + "".join(f"Line {i} of a long module docstring, as FLT has.\n" for i in range(90)) + "-/\n"
+    data = ("import Mathlib.Data.Nat.Basic\n\n" + doc + "\ntheorem t : True := trivial\n").encode()
+    assert 4096 < len(data) < 4700
+    h = parse_header(data, "f.lean")
+    assert [i.module for i in h.imports] == ["Mathlib.Data.Nat.Basic"] and h.diagnostics == ()
+    assert h.body_start.line == 3
+    comment = ("import A\n/- " + "x" * 5000 + " -/\ndef y := 1\n").encode()
+    assert parse_header(comment, "f.lean").diagnostics == ()
+    late_import = ("import A\n" + doc + "import B\n").encode()
+    (d,) = parse_header(late_import, "f.lean").diagnostics
+    assert "doc comment ends the header" in d.message and d.line == late_import.count(b"\n")
+
+
 def test_partial_reads_reload_when_the_header_is_longer() -> None:
     whole = ("".join(f"import M{i}\n" for i in range(800)) + "def x := 1\n").encode()
     h = parse_header(whole[:4096], reload=lambda: whole)
@@ -232,6 +248,38 @@ def test_parser_never_raises_and_fast_agrees_with_slow(text: str) -> None:
     )
     assert fast.diagnostics == slow.diagnostics
     assert [fast.position(i) for i in fast.imports] == [slow.position(i) for i in slow.imports]
+
+
+_fill = st.text(alphabet=st.sampled_from(list("ab ℕ\n-/!import")), max_size=300)
+
+
+@st.composite
+def _files(draw: st.DrawFn) -> str:
+    """A header, then comments, doc comments and code of any length around the window's end."""
+    text, _, _, _ = draw(_headers())
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["/-", "/-!", "/--", "--", "", "import A\n"]))
+        body = draw(_fill)
+        text += kind + body + ("-/" if kind.startswith("/-") and draw(st.booleans()) else "") + "\n"
+    return text
+
+
+@settings(max_examples=600)
+@given(_files(), st.integers(1, 400))
+def test_a_prefix_read_equals_a_whole_read(text: str, window: int) -> None:
+    data = text.encode()
+    prefix = parse_header(data, "f.lean", window=window)
+    whole = parse_header(data, "f.lean", window=len(data) + 1)
+    assert prefix == whole and prefix.diagnostics == whole.diagnostics
+    assert prefix.positions() == whole.positions()
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200), st.integers(1, 64))
+def test_bytes_prefix_equals_whole(data: bytes, window: int) -> None:
+    prefix = parse_header(data, "f.lean", window=window)
+    assert prefix == parse_header(data, "f.lean", window=len(data) + 1)
+    assert prefix.diagnostics == parse_header(data, "f.lean", window=len(data) + 1).diagnostics
 
 
 @settings(max_examples=300)
