@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from ..lake.files import read_text
 from ..lake.graph import Module
 from ..lake.header import parse_header_text
 from ..lake.names import escape_part
@@ -138,11 +139,8 @@ class ManagedProject:
 
     def _outside(self, path: str) -> ModuleWork:
         """A file no library owns: it still has a header and a session (target none)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
-        header = parse_header_text(text, path)
+        text = read_text(path)
+        header = parse_header_text(text if isinstance(text, str) else "", path)
         stem = escape_part(Path(path).stem)
         return ModuleWork(
             stem, self.project.display(path), self.project.display(str(Path(path).parent)),
@@ -152,10 +150,8 @@ class ManagedProject:
     def text_of(self, path: str) -> str:
         if path in self.buffers:
             return self.buffers[path]
-        try:
-            return Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+        text = read_text(path)
+        return text if isinstance(text, str) else ""
 
     def batch(self, key_digest: str) -> Batch | None:
         return self._batches.get(key_digest)

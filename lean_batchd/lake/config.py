@@ -222,6 +222,10 @@ class PackageConfig:
     extra: tuple[tuple[str, str], ...] = ()
     legacy: bool = False
     """No `lean_lib` was declared; a library rooted at the package name was assumed."""
+    usable: bool = True
+    """False when the file could not be read as a whole (unreadable, not a regular file, too
+    large, not valid TOML, an unterminated Lean comment or string, nesting past Lean's limits):
+    Lake would load no configuration at all, so the model keeps its last usable one."""
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
 

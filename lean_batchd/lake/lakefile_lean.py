@@ -9,6 +9,7 @@ the target. Nothing is guessed silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -35,7 +36,7 @@ from .config import (
 )
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .lean_lexer import Kind, Token, tokenize
-from .names import components, legal_or_simple, render
+from .names import NAME_PATTERN, components, legal_or_simple, render
 
 COMMAND_KEYWORDS = frozenset(
     [
@@ -201,11 +202,24 @@ def _absorb_branch(merged: list[Token], units: list[list[Token]], i: int, column
     return i
 
 
+_WORD_RE = re.compile(NAME_PATTERN)
+MAX_NESTING = 200
+"""Brackets nested deeper than this in a value are not read: Lean's own parser stops at its
+`maxRecDepth` (512) long before the 50,000 levels a hostile lakefile can hold, and Lake then
+loads nothing, so the configuration is unusable rather than half-read."""
+
+
+class _TooDeep(Exception):
+    """A value nested past `MAX_NESTING` (private: `value` turns it into a diagnostic)."""
+
+
 class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.diagnostics: list[Diagnostic] = []
         self.defs: dict[str, int] = {}
+        self.depth = 0
+        self.usable = True
 
     def report(self, code: Code, severity: Severity, message: str, at: Token | None) -> None:
         self.diagnostics.append(
@@ -213,7 +227,8 @@ class _Reader:
         )
 
     def dynamic(self, owner: str, field: str, value: _Dynamic, at: Token, used: bool) -> None:
-        ref = next((f" (it refers to `{d}`, defined on line {self.defs[d]})" for d in self.defs if d in value.text), "")
+        words = (w for w in _WORD_RE.findall(value.text) if w in self.defs)
+        ref = next((f" (it refers to `{d}`, defined on line {self.defs[d]})" for d in words), "")
         if used:
             message = (
                 f"{owner}: `{field} := {_short(value.text)}` needs Lean to evaluate{ref}; "
@@ -226,21 +241,46 @@ class _Reader:
     # -- values -------------------------------------------------------------
 
     def value(self, toks: Sequence[Token]) -> _Value:
-        v, i = self.term(toks, 0)
+        self.depth = 0
+        try:
+            v, i = self.term(toks, 0)
+        except _TooDeep:
+            self.usable = False
+            self.report(
+                Code.LAKEFILE_PARSE_ERROR,
+                Severity.ERROR,
+                f"brackets nested more than {MAX_NESTING} deep; Lean's parser gives up long before "
+                "(maximum recursion depth), so Lake would load nothing",
+                toks[0],
+            )
+            return _Dynamic(_short(_source(toks[:20])))
         if i != len(toks) or not toks:
             return _Dynamic(_source(toks))
         return v
 
     def term(self, toks: Sequence[Token], i: int) -> tuple[_Value, int]:
+        """A primary, or a `/` join of them (parts joined once: 8,000 parts cost 8,000 steps)."""
         v, i = self.primary(toks, i)
+        parts: list[str | PurePosixPath] = []
         while i < len(toks) and toks[i].text == "/" and not isinstance(v, _Dynamic):
             right, i = self.primary(toks, i + 1)
             if not isinstance(v, str | PurePosixPath) or not isinstance(right, str | PurePosixPath):
                 return _Dynamic(_source(toks)), len(toks) + 1
-            v = PurePosixPath(v) / right
-        return v, i
+            if not parts:
+                parts.append(v)
+            parts.append(right)
+        return (PurePosixPath(*parts), i) if parts else (v, i)
 
     def primary(self, toks: Sequence[Token], i: int) -> tuple[_Value, int]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise _TooDeep
+            return self._primary(toks, i)
+        finally:
+            self.depth -= 1
+
+    def _primary(self, toks: Sequence[Token], i: int) -> tuple[_Value, int]:
         if i >= len(toks):
             return _Dynamic(""), i + 1
         t = toks[i]
@@ -502,6 +542,8 @@ class _Reader:
             self.diagnostics.append(
                 diagnostic(Code.LAKEFILE_PARSE_ERROR, Severity.ERROR, e.message, self.path, e.line, e.column)
             )
+        if errors:
+            self.usable = False  # Lean cannot parse the file, so Lake loads no configuration
         units = _split_units(tokens)
         for unit in units:
             if len(unit) >= 2 and unit[0].text in ("def", "abbrev"):
@@ -596,6 +638,7 @@ class _Reader:
             requires=tuple(requires),
             extra=tuple(extra),
             legacy=legacy,
+            usable=self.usable,
             diagnostics=tuple(self.diagnostics),
         )
 

@@ -7,6 +7,7 @@ Lake ignores unknown keys silently; we keep them and warn, because a typo in
 from __future__ import annotations
 
 import re
+import reprlib
 import sys
 from collections.abc import Mapping
 from pathlib import PurePosixPath
@@ -168,7 +169,7 @@ class _Reader:
             libs=tuple(libs),
             exes=tuple(exes),
             requires=tuple(self.requires(data)),
-            extra=tuple((k, repr(data[k])) for k in sorted(set(data) - PACKAGE_KEYS)),
+            extra=tuple((k, _shown(data[k])) for k in sorted(set(data) - PACKAGE_KEYS)),
             diagnostics=tuple(self.diagnostics),
         )
 
@@ -211,7 +212,7 @@ class _Reader:
                     lib_name=self.string(table, "libName", where) or mangle_lib_name(components(name)),
                     default_target=name in default_targets,
                     line=self.lines.of(*where),
-                    extra=tuple((k, repr(table[k])) for k in sorted(set(table) - LIB_KEYS)),
+                    extra=tuple((k, _shown(table[k])) for k in sorted(set(table) - LIB_KEYS)),
                 )
             )
         return libs
@@ -279,28 +280,37 @@ class _Reader:
         return out
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 80
+
+
+def _shown(value: object) -> str:
+    """An ignored value as users see it: bounded in depth and length, whatever the file holds."""
+    return _REPR.repr(value)
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def read_toml_config(text: str, path: str, fallback_name: str) -> PackageConfig:
+    line: int | None = None
+    column: int | None = None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         at = _ERROR_AT_RE.search(str(e))
         line, column = (int(at.group(1)), int(at.group(2)) - 1) if at else (None, None)
-        return PackageConfig(
-            name=render(legal_or_simple(fallback_name)),
-            kind=ConfigKind.TOML,
-            diagnostics=(
-                diagnostic(
-                    Code.LAKEFILE_PARSE_ERROR,
-                    Severity.ERROR,
-                    f"not valid TOML: {_ERROR_AT_RE.sub('', str(e)).strip()}",
-                    path,
-                    line,
-                    column,
-                ),
-            ),
-        )
-    return _Reader(text, path).read(data, fallback_name)
+        problem = f"not valid TOML: {_ERROR_AT_RE.sub('', str(e)).strip()}"
+    except RecursionError:
+        problem = "not readable: arrays or tables nested too deep"
+    except ValueError as e:  # an integer past Python's 4,300-digit conversion limit
+        problem = f"not readable: {e}"
+    else:
+        return _Reader(text, path).read(data, fallback_name)
+    return PackageConfig(
+        name=render(legal_or_simple(fallback_name)),
+        kind=ConfigKind.TOML,
+        usable=False,
+        diagnostics=(diagnostic(Code.LAKEFILE_PARSE_ERROR, Severity.ERROR, problem, path, line, column),),
+    )

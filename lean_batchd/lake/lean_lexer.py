@@ -47,6 +47,7 @@ class LexError:
     column: int
 
 
+MAX_ERRORS = 50
 _NAME_RE = re.compile(NAME_PATTERN)
 _NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _SPACE_RE = re.compile(r"[ \t\r\n]+")
@@ -110,8 +111,16 @@ class _Lexer:
         self.i = j
 
     def error(self, at: int, message: str) -> None:
-        line = self.s.count("\n", 0, at) + 1
-        self.errors.append(LexError(message, line, at - (self.s.rfind("\n", 0, at) + 1)))
+        """Positions count from the current token's line (errors lie at or after it), and only
+        the first `MAX_ERRORS` are kept, so a file of 100,000 bad escapes costs linear time."""
+        if len(self.errors) >= MAX_ERRORS:
+            return
+        if len(self.errors) == MAX_ERRORS - 1:
+            message += f" (further lexical errors not reported; {MAX_ERRORS} is the limit)"
+        line, line_start = (self.line, self.line_start) if at >= self.line_start else (1, 0)
+        line += self.s.count("\n", line_start, at)
+        last = self.s.rfind("\n", line_start, at)
+        self.errors.append(LexError(message, line, at - (last + 1 if last >= 0 else line_start)))
 
     def emit(self, kind: Kind, start: int, end: int, value: str | None = None) -> None:
         text = self.s[start:end]

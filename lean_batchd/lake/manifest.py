@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import CONFIG_LIMIT, FileProblem, Problem, read_capped
 
 _SEMVER_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-.*)?$")
 NEWEST_KNOWN = (1, 2, 0)
@@ -101,13 +102,19 @@ def _entry(raw: dict[str, Any], legacy: bool) -> ManifestPackage | None:
 
 def read_manifest(path: Path) -> tuple[Manifest | None, list[Diagnostic]]:
     """The manifest, or None when absent; damage becomes `manifest-error` diagnostics."""
+    read = read_capped(path, CONFIG_LIMIT)
+    if isinstance(read, FileProblem):
+        if read.kind is Problem.MISSING:
+            return None, []
+        return None, [diagnostic(Code.IO_ERROR, Severity.ERROR, f"cannot read the manifest: {read.message}", path)]
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, []
-    except (OSError, UnicodeDecodeError) as e:
-        return None, [diagnostic(Code.IO_ERROR, Severity.ERROR, f"cannot read the manifest: {e}", path)]
+        text = read[0].decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, [diagnostic(Code.MANIFEST_ERROR, Severity.ERROR, f"not UTF-8 (byte {e.start})", path)]
+    return manifest_from_text(text, path)
 
+
+def manifest_from_text(text: str, path: Path | str) -> tuple[Manifest | None, list[Diagnostic]]:
     def error(message: str, line: int | None = None, column: int | None = None) -> tuple[None, list[Diagnostic]]:
         return None, [diagnostic(Code.MANIFEST_ERROR, Severity.ERROR, message, path, line, column)]
 
@@ -115,6 +122,10 @@ def read_manifest(path: Path) -> tuple[Manifest | None, list[Diagnostic]]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         return error(f"not valid JSON: {e.msg}", e.lineno, e.colno - 1)
+    except RecursionError:
+        return error("not readable: arrays or objects nested too deep")
+    except ValueError as e:  # an integer past Python's 4,300-digit conversion limit
+        return error(f"not readable: {e}")
     if not isinstance(data, dict):
         return error("the manifest must be a JSON object")
     version = _version(data.get("version", data.get("schemaVersion")))

@@ -21,7 +21,7 @@ from .graph import Module, ModuleGraph, Resolution, ResolutionKind
 from .layout import Claim, PackageLayout, name_diagnostics
 from .libraries import LibraryModules, library_sets
 from .names import CORE_ROOTS, components, is_prefix
-from .root import LakeRoot, RootSearch, find_lake_root
+from .root import LakeRoot, RootSearch, find_lake_root, lakefile_in
 from .source import SourceFile, StatCache, StatKey, read_source, stat_key
 from .workspace import Workspace, WorkspaceOptions, config_digest, load_workspace
 
@@ -96,7 +96,12 @@ class LakeProject:
             self._build_model()
 
     def _build_model(self) -> None:
-        self.workspace: Workspace = load_workspace(self.root, self.options.workspace)
+        self.root = lakefile_in(self.root.root) or self.root  # a lakefile.lean added later wins, as in Lake
+        workspace = load_workspace(self.root, self.options.workspace)
+        previous: Workspace | None = getattr(self, "workspace", None)
+        if not workspace.config.usable and previous is not None:
+            workspace = _keeping(workspace, previous)
+        self.workspace: Workspace = workspace
         self.layout: PackageLayout = self.workspace.layout
         self._search_order = (self.layout, *reversed(self.workspace.dependencies))
         self.graph = ModuleGraph(core_salt=self.workspace.toolchain.identity)
@@ -502,7 +507,13 @@ class LakeProject:
 
     def _reload(self) -> ModelChange:
         before = dict(self.graph.modules)
-        self._build()
+        state = dict(vars(self))
+        try:
+            self._build()
+        except BaseException:
+            vars(self).clear()  # a bug must not leave a half-built model behind: restore, then raise
+            vars(self).update(state)
+            raise
         journal: dict[str, Module | None] = {n: before.get(n) for n in set(before) | set(self.graph.modules)}
         change = _change(journal, self.graph)
         return ModelChange(change.added, change.removed, change.header_changed, change.body_changed, True)
@@ -690,10 +701,13 @@ class LakeProject:
     def _module_findings(self, module: Module) -> list[Diagnostic]:
         out = name_diagnostics(module.name, module.source.shown) + list(module.header.diagnostics)
         severity = Severity.WARNING if self.workspace.missing else Severity.ERROR
-        for imp, res in zip(module.imports, module.resolutions, strict=True):
-            if res.kind is ResolutionKind.UNRESOLVED:
-                at = module.header.position(imp)
-                message = f"cannot resolve import {imp.module}: {res.reason}"
+        found = zip(module.imports, module.resolutions, strict=True)
+        unresolved = {i.offset: (i, r) for i, r in found if r.kind is ResolutionKind.UNRESOLVED}
+        if not unresolved:
+            return out
+        for imp, at in zip(module.imports, module.header.positions(), strict=True):
+            if imp.offset in unresolved:
+                message = f"cannot resolve import {imp.module}: {unresolved[imp.offset][1].reason}"
                 out.append(
                     diagnostic(Code.UNRESOLVED_IMPORT, severity, message, module.source.shown, at.line, at.column)
                 )
@@ -720,6 +734,25 @@ class LakeProject:
     def _shown(self, found: list[Diagnostic]) -> list[Diagnostic]:
         shown = {replace(d, path=self.display(d.path)) if d.path else d for d in found}
         return sorted(shown, key=lambda d: (d.path or "", d.line or 0, d.column or 0, d.code, d.message))
+
+
+def _keeping(workspace: Workspace, previous: Workspace) -> Workspace:
+    """The new workspace with the previous usable lakefile configuration: a lakefile caught
+    half-edited (or unreadable) reports its error without emptying the model."""
+    note = diagnostic(
+        Code.LAKEFILE_PARSE_ERROR,
+        Severity.WARNING,
+        "the lakefile cannot be read as a whole; its libraries and executables are kept from its last "
+        "readable version until it is fixed",
+        workspace.root.lakefile,
+    )
+    config = previous.config
+    return replace(
+        workspace,
+        config=config,
+        layout=PackageLayout(config.name, workspace.root.root, config),
+        diagnostics=(*workspace.diagnostics, note),
+    )
 
 
 @contextmanager

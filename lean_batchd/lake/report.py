@@ -46,8 +46,8 @@ def module_json(project: LakeProject, module: Module) -> dict[str, Any]:
         "is_module": header.is_module,
         "prelude": header.prelude,
         "imports": [
-            {**imp.to_json(), **_place(header.position(imp)), "resolution": res.to_json()}
-            for imp, res in zip(module.imports, module.resolutions, strict=True)
+            {**imp.to_json(), **_place(at), "resolution": res.to_json()}
+            for imp, res, at in zip(module.imports, module.resolutions, header.positions(), strict=True)
         ],
         "header_end": header.end.to_json(),
         "body_start": header.body_start.to_json(),

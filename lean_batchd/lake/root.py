@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .config import ConfigKind
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import is_dir, is_file
 
 LAKEFILE_LEAN = "lakefile.lean"
 LAKEFILE_TOML = "lakefile.toml"
@@ -31,9 +32,9 @@ def lakefile_in(folder: Path) -> LakeRoot | None:
     """The lakefile Lake would load in `folder`: `lakefile.lean` first, as `resolveConfigFile` does
     (the workspace reports when both exist)."""
     lean, toml = folder / LAKEFILE_LEAN, folder / LAKEFILE_TOML
-    if lean.is_file():
+    if is_file(lean):
         return LakeRoot(folder, lean, ConfigKind.LEAN)
-    if toml.is_file():
+    if is_file(toml):
         return LakeRoot(folder, toml, ConfigKind.TOML)
     return None
 
@@ -42,20 +43,20 @@ def find_lake_root(path: Path) -> RootSearch:
     """The nearest folder at or above `path` with a lakefile (or its `lean/` subfolder, the
     layout of projects that keep Lean code beside other code)."""
     start = path.expanduser().resolve()
-    if not start.is_dir():
+    if not is_dir(start):
         start = start.parent
     searched: list[Path] = []
     notes: list[Diagnostic] = []
     candidates = [start, start / "lean", *start.parents]
     for folder in candidates:
-        if not folder.is_dir():
+        if not is_dir(folder):
             continue
         searched.append(folder)
         found = lakefile_in(folder)
         if found is not None:
             return RootSearch(found, tuple(searched), tuple(notes))
         for legacy in LEGACY_CONFIGS:
-            if (folder / legacy).is_file():
+            if is_file(folder / legacy):
                 notes.append(
                     diagnostic(
                         Code.LEGACY_CONFIG,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import SOURCE_LIMIT, FileProblem, read_capped
 from .header import Header, parse_header
 
 RACY_WINDOW_NS = 1_000_000_000
@@ -68,18 +69,17 @@ def _from_bytes(path: str, shown: str, key: StatKey, read_at_ns: int, data: byte
 
 
 def read_source(path: str, shown: str | None = None) -> SourceFile | Diagnostic:
-    """Read, hash and parse one file; an unreadable file is an `io-error` diagnostic.
+    """Read, hash and parse one file; a file that cannot be read (missing, unreadable, a FIFO or
+    device, over `SOURCE_LIMIT`) is an `io-error` diagnostic, never a hang.
 
     Reading in threads was measured slower here (parsing holds the GIL and
     the readers queue for it at every system call), so reads are sequential.
     """
     started = time.time_ns()
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
-    except OSError as e:
-        return diagnostic(Code.IO_ERROR, Severity.ERROR, f"cannot read: {e.strerror or e}", shown or path)
+    read = read_capped(path, SOURCE_LIMIT)
+    if isinstance(read, FileProblem):
+        return diagnostic(Code.IO_ERROR, Severity.ERROR, read.message, shown or path)
+    data, st = read
     return _from_bytes(path, shown or path, stat_key(st), started, data)
 
 

@@ -14,10 +14,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import FileProblem, Problem, read_capped
 
 DEFAULT_ORIGIN = "leanprover/lean4"
 PR_ORIGIN = "leanprover/lean4-pr-releases"
 SUPPORTED_MIN = (4, 0, 0)
+TOOLCHAIN_LIMIT = 64 * 1024
+"""Real `lean-toolchain` files are one short line."""
 
 _SPEC_RE = re.compile(r"^(?:(?P<origin>[A-Za-z0-9\-_]+/[A-Za-z0-9\-_]+):)?(?P<release>[A-Za-z0-9\-.]+)$")
 _STDVER_RE = re.compile(r"^v?(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:-(?P<special>[A-Za-z0-9.\-]+))?$")
@@ -130,14 +133,17 @@ def support_diagnostics(
 
 def read_toolchain_file(path: Path) -> tuple[Toolchain, list[Diagnostic]]:
     """Only the first line counts (elan's rule); a missing file is no toolchain, not an error."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return classify(""), []
-    except OSError as e:
-        return classify(""), [diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot read: {e.strerror}", path)]
-    first = text.splitlines()[0] if text.strip() else ""
-    return classify(first), []
+    read = read_capped(path, TOOLCHAIN_LIMIT)
+    if isinstance(read, FileProblem):
+        if read.kind is Problem.MISSING:
+            return classify(""), []
+        return classify(""), [diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot read: {read.message}", path)]
+    return toolchain_from_text(read[0].decode("utf-8", errors="replace")), []
+
+
+def toolchain_from_text(text: str) -> Toolchain:
+    """elan's rule: the first line (Rust's `lines()`: split at `\\n`), trimmed."""
+    return classify(text.split("\n", 1)[0])
 
 
 def lean_version(timeout: float = 10.0) -> str | None:

@@ -7,15 +7,18 @@ the module contents are the project model's business.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .config import ConfigKind, PackageConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
+from .files import CONFIG_LIMIT, FileProblem, is_dir, is_file, read_capped
 from .lakefile_lean import read_lean_config
 from .lakefile_toml import read_toml_config
 from .layout import PackageLayout
 from .manifest import Manifest, read_manifest
+from .names import legal_or_simple, render
 from .root import LAKEFILE_LEAN, LAKEFILE_TOML, LakeRoot, lakefile_in
 from .toolchain import SUPPORTED_MIN, Toolchain, lean_version, read_toolchain_file, support_diagnostics
 
@@ -52,23 +55,27 @@ class Workspace:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
+def _read_bytes(path: Path) -> bytes | FileProblem:
+    read = read_capped(path, CONFIG_LIMIT)
+    return read if isinstance(read, FileProblem) else read[0]
 
 
 def config_digest(paths: frozenset[str]) -> str:
     h = hashlib.sha256()
     for path in sorted(paths):
         data = _read_bytes(Path(path))
-        h.update(f"{path}\x00{'-' if data is None else hashlib.sha256(data).hexdigest()}\x00".encode())
+        mark = data.kind if isinstance(data, FileProblem) else hashlib.sha256(data).hexdigest()
+        h.update(f"{path}\x00{mark}\x00".encode())
     return h.hexdigest()
 
 
 def read_package_config(root: LakeRoot) -> tuple[PackageConfig, bytes]:
-    data = _read_bytes(root.lakefile) or b""
+    data = _read_bytes(root.lakefile)
+    if isinstance(data, FileProblem):
+        note = diagnostic(Code.IO_ERROR, Severity.ERROR, f"cannot read the lakefile: {data.message}", root.lakefile)
+        return PackageConfig(
+            name=render(legal_or_simple(root.root.name)), kind=root.kind, usable=False, diagnostics=(note,)
+        ), b""
     text = data.decode("utf-8", errors="replace")
     reader = read_lean_config if root.kind is ConfigKind.LEAN else read_toml_config
     return reader(text, str(root.lakefile), root.root.name), data
@@ -81,9 +88,9 @@ def _packages_dir(root: Path, manifest: Manifest | None, config: PackageConfig) 
     if config.packages_dir is not None:
         return config.packages_dir
     default = PurePosixPath(".lake/packages")
-    if not (root / default).is_dir():
+    if not is_dir(root / default):
         for legacy in ("lake-packages", "lean_packages"):
-            if (root / legacy).is_dir():
+            if is_dir(root / legacy):
                 return PurePosixPath(legacy)
     return default
 
@@ -99,7 +106,7 @@ def _quiet(diagnostics: tuple[Diagnostic, ...]) -> list[Diagnostic]:
 def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions()) -> Workspace:
     notes: list[Diagnostic] = []
     other = root.root / (LAKEFILE_TOML if root.kind is ConfigKind.LEAN else LAKEFILE_LEAN)
-    if other.is_file():
+    if is_file(other):
         notes.append(
             diagnostic(
                 Code.BOTH_LAKEFILES,
@@ -108,6 +115,10 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
                 other,
             )
         )
+    for name in (LAKEFILE_LEAN, LAKEFILE_TOML):
+        path = root.root / name
+        if os.path.lexists(path) and not is_file(path):
+            notes.append(diagnostic(Code.IO_ERROR, Severity.WARNING, "not a regular file; ignored", path))
     config, lakefile_bytes = read_package_config(root)
     notes.extend(config.diagnostics)
     toolchain_path = root.root / TOOLCHAIN
@@ -134,7 +145,7 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
     for entry in manifest.packages if manifest is not None else ():
         folder = entry.location(root.root, packages_dir)
         config_files.update(str(folder / n) for n in (LAKEFILE_LEAN, LAKEFILE_TOML))
-        found = lakefile_in(folder) if folder.is_dir() else None
+        found = lakefile_in(folder) if is_dir(folder) else None
         if found is None:
             missing.append(entry.name)
             notes.append(
@@ -170,7 +181,7 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
         dependencies=tuple(dependencies),
         missing=tuple(missing),
         lakefile_digest=hashlib.sha256(lakefile_bytes).hexdigest(),
-        manifest_digest=None if manifest_bytes is None else hashlib.sha256(manifest_bytes).hexdigest(),
+        manifest_digest=None if isinstance(manifest_bytes, FileProblem) else hashlib.sha256(manifest_bytes).hexdigest(),
         config_files=frozenset(config_files),
         config_digest=config_digest(frozenset(config_files)),
         diagnostics=tuple(notes),

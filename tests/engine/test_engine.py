@@ -213,3 +213,44 @@ def test_watch_storm_ends_equal_to_a_fresh_discovery(demo: Path) -> None:
         assert engine.changes_applied < 100  # coalesced, not one update per event
 
     engine_run(body, debounce=0.2)
+
+
+def test_a_lakefile_edited_into_hostile_states_keeps_the_model_and_says_why(demo: Path) -> None:
+    """Issue 13 item 7 in the daemon: deep nesting, a 5,000-digit integer or 50,000 nested
+    parentheses give a lakefile diagnostic, and the project keeps serving its last good model."""
+
+    async def body(engine: Engine) -> None:
+        published: list[dict[str, list[Any]]] = []
+        engine.diagnostics_listeners.append(lambda root, by_file: published.append(by_file))
+        managed = await engine.project_for(str(demo))
+        assert isinstance(managed, ManagedProject)
+        before = sorted(managed.project.graph.modules)
+        toml = demo / "lakefile.toml"
+        lean = demo / "lakefile.lean"
+        good = toml.read_text()
+        hostile = [
+            (toml, good + "x = " + "[" * 5000 + "]" * 5000 + "\n"),
+            (toml, good + "x = 1" + "0" * 5000 + "\n"),
+            (
+                lean,
+                "import Lake\nopen Lake DSL\npackage demo\nlean_lib Demo where\n  srcDir := "
+                + "(" * 50000
+                + ")" * 50000,
+            ),
+        ]
+        for path, text in hostile:
+            path.write_text(text)
+            await engine.apply_paths(str(demo), [str(path)])
+            codes = {d.code for d in published[-1].get(str(path), [])}
+            assert "lakefile-parse-error" in codes, (path.name, codes)
+            info = await engine.module_info(str(demo / "src/Demo/Algebra.lean"))
+            assert isinstance(info, ModuleInfo) and (info.module, info.library) == ("Demo.Algebra", "Demo")
+            assert sorted(managed.project.graph.modules) == before
+            plan_now = await engine.plan(str(demo))
+            assert not isinstance(plan_now, EngineError) and plan_now.batches
+        lean.unlink()
+        toml.write_text(good)
+        await engine.apply_paths(str(demo), [str(lean), str(toml)])
+        assert not any(published[-1].values())
+
+    engine_run(body)
