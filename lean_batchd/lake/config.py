@@ -135,6 +135,32 @@ class Glob:
         return self.name + suffix[self.kind]
 
 
+OptionValue = bool | int | str
+"""Lean's `LeanOptionValue`: a Bool, a Nat or a String."""
+
+
+class BuildType(StrEnum):
+    """Lake's `BuildType`, in its order (a library builds at the minimum of its and its package's)."""
+
+    DEBUG = "debug"
+    REL_WITH_DEB_INFO = "relWithDebInfo"
+    MIN_SIZE_REL = "minSizeRel"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True, slots=True)
+class LeanConfig:
+    """The fields of Lake's `LeanConfig` that change how Lean elaborates a module, as written
+    (a package's, a library's or an executable's; `options.effective_options` combines them)."""
+
+    lean_options: tuple[tuple[str, OptionValue], ...] = ()
+    """`leanOptions` in declaration order (a later entry for the same name wins)."""
+    more_lean_args: tuple[str, ...] = ()
+    weak_lean_args: tuple[str, ...] = ()
+    build_type: BuildType | None = None
+    """None when not written (Lake's default, `release`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LeanLib:
     name: str
@@ -148,6 +174,7 @@ class LeanLib:
     """Fields whose value needs Lean to evaluate; Lake's default was used in their place."""
     line: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    lean: LeanConfig = LeanConfig()
 
     def is_local(self, module: str) -> bool:
         """Lake's `isLocalModule`: under a root, or selected by a glob."""
@@ -169,6 +196,7 @@ class LeanExe:
     default_target: bool = False
     dynamic_fields: tuple[str, ...] = ()
     line: int | None = None
+    lean: LeanConfig = LeanConfig()
 
 
 class RequireKind(StrEnum):
@@ -220,6 +248,9 @@ class PackageConfig:
     exes: tuple[LeanExe, ...] = ()
     requires: tuple[Require, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
+    lean: LeanConfig = LeanConfig()
+    dynamic_fields: tuple[str, ...] = ()
+    """Package fields whose value needs Lean to evaluate (of those read: the `LeanConfig` ones)."""
     legacy: bool = False
     """No `lean_lib` was declared; a library rooted at the package name was assumed."""
     usable: bool = True

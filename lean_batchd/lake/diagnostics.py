@@ -39,6 +39,7 @@ class Code(StrEnum):
     UNRESOLVED_TARGET = "unresolved-target"
     COVER_CAP_EXCEEDED = "cover-cap-exceeded"
     PLAN_OPTION = "plan-option"
+    LEAN_OPTION = "lean-option"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -22,11 +22,14 @@ from .config import (
     LEGACY_PACKAGE_KEYS,
     LIB_KEYS,
     PACKAGE_KEYS,
+    BuildType,
     ConfigKind,
     Glob,
     GlobKind,
+    LeanConfig,
     LeanExe,
     LeanLib,
+    OptionValue,
     PackageConfig,
     Require,
     RequireKind,
@@ -126,7 +129,30 @@ class _Dynamic:
     text: str
 
 
-_Value = str | bool | _Name | Glob | PurePosixPath | list["_Value"] | _Dynamic
+@dataclass(frozen=True, slots=True)
+class _Ctor:
+    """A bare constructor such as `.debug` or `BuildType.debug`."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Anon:
+    """An anonymous constructor `⟨a, b⟩`."""
+
+    items: tuple[_Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Struct:
+    """A structure instance `{ name := a, value := b }`."""
+
+    fields: tuple[tuple[str, _Value], ...]
+
+
+_Value = str | bool | int | _Name | Glob | PurePosixPath | list["_Value"] | _Dynamic | _Ctor | _Anon | _Struct
+_VALUE_CONSTRUCTORS = frozenset(["ofNat", "ofBool", "ofString"])
+_LEAN_CONFIG_FIELDS = frozenset(["leanOptions", "moreLeanArgs", "weakLeanArgs", "buildType"])
 
 
 def _split_units(tokens: list[Token]) -> list[list[Token]]:
@@ -229,7 +255,13 @@ class _Reader:
     def dynamic(self, owner: str, field: str, value: _Dynamic, at: Token, used: bool) -> None:
         words = (w for w in _WORD_RE.findall(value.text) if w in self.defs)
         ref = next((f" (it refers to `{d}`, defined on line {self.defs[d]})" for d in words), "")
-        if used:
+        if used and field in _LEAN_CONFIG_FIELDS:
+            message = (
+                f"{owner}: `{field} := {_short(value.text)}` needs Lean to evaluate{ref}; "
+                "sessions will not apply these options (Lake's default is used), so elaboration may differ "
+                "from `lake build`"
+            )
+        elif used:
             message = (
                 f"{owner}: `{field} := {_short(value.text)}` needs Lean to evaluate{ref}; "
                 f"using Lake's default for `{field}`"
@@ -302,28 +334,59 @@ class _Reader:
                 return Glob(kind, t.value), i + 3
             return _Name(t.value), i + 1
         if t.text == "#[":
-            items: list[_Value] = []
-            i += 1
-            while i < len(toks) and toks[i].text != "]":
-                item, i = self.term(toks, i)
-                items.append(item)
-                if i < len(toks) and toks[i].text == ",":
-                    i += 1
-                elif i < len(toks) and toks[i].text != "]":
-                    return _Dynamic(_source(toks)), len(toks) + 1
-            return items, i + 1
+            items, i = self.sequence(toks, i + 1, "]")
+            return (items, i) if items is not None else (_Dynamic(_source(toks)), len(toks) + 1)
         if t.text == "(":
             inner, i = self.term(toks, i + 1)
             if i < len(toks) and toks[i].text == ")":
                 return inner, i + 1
             return _Dynamic(_source(toks)), len(toks) + 1
+        if t.kind is Kind.NUMBER:
+            digits = t.text
+            if digits.isascii() and digits.isdigit() and len(digits) <= 1000:
+                return int(digits), i + 1
+            return _Dynamic(_source(toks)), len(toks) + 1
+        if t.text == "⟨":
+            parts, i = self.sequence(toks, i + 1, "⟩")
+            return (_Anon(tuple(parts)), i) if parts is not None else (_Dynamic(_source(toks)), len(toks) + 1)
+        if t.text == "{":
+            return self.structure(toks, i + 1)
         constructor = None
         if t.text == "." and nxt is not None and nxt.kind is Kind.IDENT and not nxt.space_before:
             constructor, after = nxt.text, i + 2
-        elif t.kind is Kind.IDENT and t.text.startswith("Glob."):
-            constructor, after = t.text[len("Glob.") :], i + 1
+        elif t.kind is Kind.IDENT and t.text.startswith(("Glob.", "BuildType.", "LeanOptionValue.")):
+            constructor, after = t.text.split(".", 1)[1], i + 1
         if constructor in _GLOB_CONSTRUCTORS and after < len(toks) and toks[after].kind is Kind.NAME:
             return Glob(_GLOB_CONSTRUCTORS[constructor], toks[after].value), after + 1
+        if constructor in _VALUE_CONSTRUCTORS and after < len(toks):
+            return self.primary(toks, after)
+        if constructor is not None and constructor not in _GLOB_CONSTRUCTORS:
+            return _Ctor(constructor), after
+        return _Dynamic(_source(toks)), len(toks) + 1
+
+    def sequence(self, toks: Sequence[Token], i: int, close: str) -> tuple[list[_Value] | None, int]:
+        """Terms separated by `,` up to `close` (None when something else stands between them)."""
+        items: list[_Value] = []
+        while i < len(toks) and toks[i].text != close:
+            item, i = self.term(toks, i)
+            items.append(item)
+            if i < len(toks) and toks[i].text == ",":
+                i += 1
+            elif i < len(toks) and toks[i].text != close:
+                return None, len(toks) + 1
+        return items, i + 1
+
+    def structure(self, toks: Sequence[Token], i: int) -> tuple[_Value, int]:
+        """`{ field := term, ... }` (fields separated by `,`)."""
+        fields: list[tuple[str, _Value]] = []
+        while i + 1 < len(toks) and toks[i].kind is Kind.IDENT and toks[i + 1].text == ":=":
+            name = toks[i].text
+            item, i = self.term(toks, i + 2)
+            fields.append((name, item))
+            if i < len(toks) and toks[i].text == ",":
+                i += 1
+        if i < len(toks) and toks[i].text == "}":
+            return _Struct(tuple(fields)), i + 1
         return _Dynamic(_source(toks)), len(toks) + 1
 
     # -- typed fields -------------------------------------------------------
@@ -351,6 +414,15 @@ class _Reader:
             else:
                 return None
         return tuple(out)
+
+    def lean_typed(self) -> dict[str, Callable[[_Value], object]]:
+        """Converters of the `LeanConfig` fields every package, library and executable has."""
+        return {
+            "leanOptions": _as_options,
+            "moreLeanArgs": _as_strings,
+            "weakLeanArgs": _as_strings,
+            "buildType": _as_build_type,
+        }
 
     # -- commands -----------------------------------------------------------
 
@@ -452,7 +524,7 @@ class _Reader:
             return None
         name, rest = named
         typed = {"srcDir": self.as_path, "roots": self.as_names, "globs": self.as_globs, "libName": _as_str}
-        values, dynamic, extra, _ = self.typed_fields(f"lean_lib {name}", rest, LIB_KEYS, typed)
+        values, dynamic, extra, _ = self.typed_fields(f"lean_lib {name}", rest, LIB_KEYS, typed | self.lean_typed())
         roots = cast(tuple[str, ...], values.get("roots", (name,)))
         globs = cast("tuple[Glob, ...] | None", values.get("globs"))
         return LeanLib(
@@ -465,6 +537,7 @@ class _Reader:
             dynamic_fields=tuple(dynamic),
             line=kw.line,
             extra=tuple(extra),
+            lean=_lean_config(values),
         )
 
     def exe(self, kw: Token, toks: list[Token], attrs: set[str]) -> LeanExe | None:
@@ -473,7 +546,7 @@ class _Reader:
             return None
         name, rest = named
         typed = {"srcDir": self.as_path, "root": _as_name, "exeName": _as_str}
-        values, dynamic, _, _ = self.typed_fields(f"lean_exe {name}", rest, EXE_KEYS, typed)
+        values, dynamic, _, _ = self.typed_fields(f"lean_exe {name}", rest, EXE_KEYS, typed | self.lean_typed())
         return LeanExe(
             name=name,
             root=cast(str, values.get("root", name)),
@@ -482,6 +555,7 @@ class _Reader:
             default_target="default_target" in attrs,
             dynamic_fields=tuple(dynamic),
             line=kw.line,
+            lean=_lean_config(values),
         )
 
     def require(self, kw: Token, toks: list[Token]) -> Require | None:
@@ -549,7 +623,8 @@ class _Reader:
             if len(unit) >= 2 and unit[0].text in ("def", "abbrev"):
                 self.defs[unit[1].text] = unit[0].line
         name: str | None = None
-        package_fields: dict[str, PurePosixPath] = {}
+        package_fields: dict[str, object] = {}
+        package_dynamic: list[str] = []
         legacy_fields: list[Token] = []
         extra: list[tuple[str, str]] = []
         libs: list[LeanLib] = []
@@ -569,8 +644,9 @@ class _Reader:
                 name = named[0]
                 typed = {"srcDir": self.as_path, "buildDir": self.as_path, "packagesDir": self.as_path}
                 known = PACKAGE_KEYS | LEGACY_PACKAGE_KEYS
-                values, _, extra, fields = self.typed_fields(f"package {name}", named[1], known, typed)
-                package_fields = cast(dict[str, PurePosixPath], values)
+                package_fields, package_dynamic, extra, fields = self.typed_fields(
+                    f"package {name}", named[1], known, typed | self.lean_typed()
+                )
                 legacy_fields = [f for f in fields if f.text in LEGACY_PACKAGE_KEYS]
             elif word == "lean_lib":
                 lib = self.lib(kw, rest, attrs)
@@ -627,9 +703,9 @@ class _Reader:
         return PackageConfig(
             name=name,
             kind=ConfigKind.LEAN,
-            src_dir=package_fields.get("srcDir", HERE),
-            build_dir=package_fields.get("buildDir", DEFAULT_BUILD_DIR),
-            packages_dir=package_fields.get("packagesDir"),
+            src_dir=cast(PurePosixPath, package_fields.get("srcDir", HERE)),
+            build_dir=cast(PurePosixPath, package_fields.get("buildDir", DEFAULT_BUILD_DIR)),
+            packages_dir=cast("PurePosixPath | None", package_fields.get("packagesDir")),
             default_targets=tuple(
                 [lib.name for lib in libs if lib.default_target] + [e.name for e in exes if e.default_target]
             ),
@@ -637,6 +713,8 @@ class _Reader:
             exes=tuple(exes),
             requires=tuple(requires),
             extra=tuple(extra),
+            lean=_lean_config(package_fields),
+            dynamic_fields=tuple(package_dynamic),
             legacy=legacy,
             usable=self.usable,
             diagnostics=tuple(self.diagnostics),
@@ -669,6 +747,45 @@ def _as_str(v: _Value) -> str | None:
 
 def _as_name(v: _Value) -> str | None:
     return v.name if isinstance(v, _Name) else None
+
+
+def _as_strings(v: _Value) -> tuple[str, ...] | None:
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return tuple(x for x in v if isinstance(x, str))
+    return None
+
+
+def _as_build_type(v: _Value) -> BuildType | None:
+    return BuildType(v.name) if isinstance(v, _Ctor) and v.name in BuildType._value2member_map_ else None
+
+
+def _as_options(v: _Value) -> tuple[tuple[str, OptionValue], ...] | None:
+    """`#[⟨`name, value⟩, { name := `n, value := v }, ...]` with literal values (Lake's
+    `Array LeanOption`; a value is a Bool, a Nat or a String, `.ofNat 3` and the like included)."""
+    if not isinstance(v, list):
+        return None
+    out: list[tuple[str, OptionValue]] = []
+    for item in v:
+        if isinstance(item, _Anon) and len(item.items) == 2:
+            name, value = item.items
+        elif isinstance(item, _Struct) and sorted(k for k, _ in item.fields) == ["name", "value"]:
+            fields = dict(item.fields)
+            name, value = fields["name"], fields["value"]
+        else:
+            return None
+        if not isinstance(name, _Name) or not isinstance(value, bool | int | str):
+            return None
+        out.append((name.name, value))
+    return tuple(out)
+
+
+def _lean_config(values: Mapping[str, object]) -> LeanConfig:
+    return LeanConfig(
+        lean_options=cast("tuple[tuple[str, OptionValue], ...]", values.get("leanOptions", ())),
+        more_lean_args=cast("tuple[str, ...]", values.get("moreLeanArgs", ())),
+        weak_lean_args=cast("tuple[str, ...]", values.get("weakLeanArgs", ())),
+        build_type=cast("BuildType | None", values.get("buildType")),
+    )
 
 
 def _with_default(target: _Target, defaults: list[str]) -> _Target:

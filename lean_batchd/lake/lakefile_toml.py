@@ -18,10 +18,13 @@ from .config import (
     LIB_KEYS,
     PACKAGE_KEYS,
     REQUIRE_KEYS,
+    BuildType,
     ConfigKind,
     Glob,
+    LeanConfig,
     LeanExe,
     LeanLib,
+    OptionValue,
     PackageConfig,
     Require,
     RequireKind,
@@ -31,7 +34,7 @@ from .config import (
 )
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .globs import parse_glob
-from .names import components, legal_or_simple, parse_name, render
+from .names import components, legal_or_simple, parse_name, render, to_name
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - `tomli` is declared for older Pythons
     import tomllib
@@ -134,6 +137,64 @@ class _Reader:
             return None
         return value
 
+    def lean_config(self, table: Mapping[str, Any], where: tuple[str, int]) -> LeanConfig:
+        """The `LeanConfig` fields of a package, library or executable table (`LeanConfig.decodeToml`)."""
+        kind: BuildType | None = None
+        raw_kind = self.string(table, "buildType", where)
+        if raw_kind is not None:
+            if raw_kind in BuildType._value2member_map_:
+                kind = BuildType(raw_kind)
+            else:
+                self.error(
+                    f"`buildType` must be one of {', '.join(BuildType)}, not {_shown(raw_kind)}", (*where, "buildType")
+                )
+        return LeanConfig(
+            lean_options=self.lean_options(table, where),
+            more_lean_args=self.strings(table, "moreLeanArgs", where),
+            weak_lean_args=self.strings(table, "weakLeanArgs", where),
+            build_type=kind,
+        )
+
+    def strings(self, table: Mapping[str, Any], key: str, where: tuple[str, int]) -> tuple[str, ...]:
+        out = []
+        for x in self.array(table, key, where) or []:
+            if isinstance(x, str):
+                out.append(x)
+            else:
+                self.error(f"`{key}` entries must be strings, not {_shown(x)}", (*where, key))
+        return tuple(out)
+
+    def lean_options(self, table: Mapping[str, Any], where: tuple[str, int]) -> tuple[tuple[str, OptionValue], ...]:
+        """`decodeLeanOptions`: a table (nested tables make dotted names; a quoted key is one
+        component) or an array of `[name, value]` pairs and `{name, value}` tables."""
+        value = table.get("leanOptions")
+        if value is None:
+            return ()
+        out: list[tuple[str, OptionValue]] = []
+        place = (*where, "leanOptions")
+        if isinstance(value, dict):
+            stack: list[tuple[tuple[str, ...], Any]] = [((k,), v) for k, v in reversed(value.items())]
+            while stack:
+                parts, item = stack.pop()
+                if isinstance(item, dict):
+                    stack.extend(((*parts, k), v) for k, v in reversed(item.items()))
+                    continue
+                typed = _option_value(item)
+                if typed is None:
+                    self.error(f"`leanOptions.{render(parts)}`: {_OPTION_VALUE} not {_shown(item)}", place)
+                else:
+                    out.append((render(parts), typed))
+        elif isinstance(value, list):
+            for entry in value:
+                pair = _option_pair(entry)
+                if isinstance(pair, str):
+                    self.error(f"`leanOptions` entry {_shown(entry)}: {pair}", place)
+                else:
+                    out.append(pair)
+        else:
+            self.error("`leanOptions` must be a table or an array", place)
+        return tuple(out)
+
     def tables(self, data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
         value = data.get(key, [])
         if not isinstance(value, list):
@@ -170,6 +231,7 @@ class _Reader:
             exes=tuple(exes),
             requires=tuple(self.requires(data)),
             extra=tuple((k, _shown(data[k])) for k in sorted(set(data) - PACKAGE_KEYS)),
+            lean=self.lean_config(data, top),
             diagnostics=tuple(self.diagnostics),
         )
 
@@ -190,7 +252,7 @@ class _Reader:
             for r in roots_given or []:
                 parsed = parse_name(r) if isinstance(r, str) else None
                 if parsed is None:
-                    self.error(f"`roots`: expected name, got {r!r}", (*where, "roots"))
+                    self.error(f"`roots`: expected name, got {_shown(r)}", (*where, "roots"))
                 else:
                     roots.append(render(parsed))
             if roots_given is None:
@@ -200,7 +262,7 @@ class _Reader:
             for g in globs_given or []:
                 parsed_glob = parse_glob(g) if isinstance(g, str) else "expected a string"
                 if isinstance(parsed_glob, str):
-                    self.error(f"`globs` entry {g!r}: {parsed_glob}", (*where, "globs"))
+                    self.error(f"`globs` entry {_shown(g)}: {parsed_glob}", (*where, "globs"))
                 else:
                     globs.append(parsed_glob)
             libs.append(
@@ -213,6 +275,7 @@ class _Reader:
                     default_target=name in default_targets,
                     line=self.lines.of(*where),
                     extra=tuple((k, _shown(table[k])) for k in sorted(set(table) - LIB_KEYS)),
+                    lean=self.lean_config(table, where),
                 )
             )
         return libs
@@ -235,6 +298,7 @@ class _Reader:
                     exe_name=self.string(table, "exeName", where) or "-".join(components(name)),
                     default_target=name in default_targets,
                     line=self.lines.of(*where),
+                    lean=self.lean_config(table, where),
                 )
             )
         return exes
@@ -287,6 +351,39 @@ _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 4, 80, 80, 80
 def _shown(value: object) -> str:
     """An ignored value as users see it: bounded in depth and length, whatever the file holds."""
     return _REPR.repr(value)
+
+
+_OPTION_VALUE = "expected string, boolean, or nonnegative integer,"
+
+
+def _option_value(value: object) -> OptionValue | None:
+    """`LeanOptionValue.decodeToml`."""
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int) and value >= 0:
+        return value
+    return None
+
+
+def _option_pair(entry: object) -> tuple[str, OptionValue] | str:
+    """`LeanOption.decodeToml`: `[name, value]` or `{name = ..., value = ...}`; else why not."""
+    if isinstance(entry, list):
+        if len(entry) != 2:
+            return "expected array of size 2"
+        name, value = entry
+    elif isinstance(entry, dict):
+        if "name" not in entry or "value" not in entry:
+            return "expected `name` and `value`"
+        name, value = entry["name"], entry["value"]
+    else:
+        return "expected array or table"
+    parsed = to_name(name) if isinstance(name, str) else None
+    if parsed is None:
+        return f"expected a name, not {_shown(name)}"
+    typed = _option_value(value)
+    if typed is None:
+        return f"{_OPTION_VALUE} not {_shown(value)}"
+    return render(parsed), typed
 
 
 def _str(value: object) -> str | None:

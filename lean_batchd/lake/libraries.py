@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from .config import LeanLib
 from .layout import Claim, LibraryLayout
+from .options import LeanOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class LibraryModules:
     """What `lake build` of the library builds: the selected modules and their local imports."""
     orphans: tuple[str, ...]
     """Its files (under its roots and globs) that no library builds."""
+    options: LeanOptions = ()
+    """The Lean options its modules are elaborated with (`options.effective_options`)."""
 
 
 def library_sets(
@@ -45,6 +48,7 @@ def library_sets(
     module_path: Callable[[str], str | None],
     imports_of: Callable[[str, str], Iterable[str]],
     display: Callable[[str], str],
+    options: Callable[[LeanLib], LeanOptions],
 ) -> tuple[list[LibraryModules], dict[str, tuple[str, ...]]]:
     """Each library's sets, and for each module the model holds, the libraries that build its file.
 
@@ -90,6 +94,7 @@ def library_sets(
                 selected,
                 tuple(sorted(visited)),
                 orphans,
+                options(layout.lib),
             )
         )
     return out, {n: tuple(libs_) for n, libs_ in built_by.items()}

@@ -136,6 +136,16 @@ def legal_or_simple(text: str) -> Components:
     return parsed if parsed is not None else (text,)
 
 
+def to_name(text: str) -> Components | None:
+    """Lean's `String.toName`: a Lean name if the text is one, else the text split at `.`
+    (components need not be identifiers); None for text with an empty component."""
+    parsed = parse_name(text)
+    if parsed is not None:
+        return parsed
+    parts = tuple(text.split("."))
+    return None if "" in parts else parts
+
+
 def canonical(text: str) -> str:
     """The canonical rendering of a name written in source (`«Foo»` becomes `Foo`)."""
     if "«" not in text:

@@ -15,12 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .config import LeanConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .fingerprint import ProjectFingerprint, SourceSetDigest
 from .graph import Module, ModuleGraph, Resolution, ResolutionKind
 from .layout import Claim, PackageLayout, name_diagnostics
 from .libraries import LibraryModules, library_sets
 from .names import CORE_ROOTS, components, is_prefix
+from .options import LeanOptions, effective_options
 from .root import LakeRoot, RootSearch, find_lake_root, lakefile_in
 from .source import SourceFile, StatCache, StatKey, read_source, stat_key
 from .workspace import Workspace, WorkspaceOptions, config_digest, load_workspace
@@ -120,6 +122,7 @@ class LakeProject:
         self._journal: dict[str, Module | None] | None = None
         self._libraries: tuple[list[LibraryModules], dict[str, tuple[str, ...]]] | None = None
         self._read_notes: dict[str, Diagnostic] = {}
+        self._options: dict[tuple[str, LeanConfig | None], LeanOptions] = {}
         self._findings: dict[str, tuple[Module, list[Diagnostic]]] = {}
         """Each module's own findings, kept while its `Module` value is the same object (an
         update replaces the value), so project-wide diagnostics after an edit cost O(edit)."""
@@ -602,8 +605,32 @@ class LakeProject:
                 self._held_path,
                 self._imports_of,
                 self.display,
+                lambda lib: self._effective(self.layout, lib.lean),
             )
         return self._libraries
+
+    def lean_options(self, name: str) -> LeanOptions | None:
+        """The Lean options module `name` is elaborated with, as Lake would pass them (None for a
+        module the model does not hold). A module of a library gets its owner's (the library
+        imports and the editor reach: `Package.findModule?`, `findModuleBySrc?`); an executable's
+        root, its executable's (`LeanExe.toLeanLib`); a file no library can build, its package's
+        own (what `lake lean` and `lake env lean` use for files outside libraries)."""
+        module = self.graph.get(name)
+        if module is None:
+            return None
+        layout = next((p for p in self._search_order if p.name == module.package), self.layout)
+        owner = layout.owner(name)
+        if owner is not None and owner.lib.name == module.library:
+            return self._effective(layout, owner.lib.lean)
+        exe = next((e.exe for e in layout.exes if e.exe.name == module.exe), None)
+        return self._effective(layout, exe.lean if exe is not None else None)
+
+    def _effective(self, layout: PackageLayout, target: LeanConfig | None) -> LeanOptions:
+        key = (layout.name, target)
+        found = self._options.get(key)
+        if found is None:
+            found = self._options[key] = effective_options(layout.config.lean, target)
+        return found
 
     def _held_path(self, name: str) -> str | None:
         """The file the model holds as `name`: where an import of it leads, when it leads anywhere

@@ -41,6 +41,7 @@ def module_json(project: LakeProject, module: Module) -> dict[str, Any]:
         "package": module.package,
         "library": module.library,
         "built_by": list(project.built_by(module.name)),
+        "options": dict(project.lean_options(module.name) or ()),
         "planning_note": planning_note(project, module),
         "exe": module.exe,
         "is_module": header.is_module,
@@ -71,6 +72,7 @@ def project_json(project: LakeProject) -> dict[str, Any]:
             "packages_dir": str(ws.packages_dir),
             "default_targets": list(config.default_targets),
             "legacy": config.legacy,
+            "dynamic_fields": list(config.dynamic_fields),
         },
         "toolchain": ws.toolchain.to_json(),
         "libraries": [
@@ -82,6 +84,7 @@ def project_json(project: LakeProject) -> dict[str, Any]:
                 "lib_name": lib.library.lib_name,
                 "default_target": lib.library.default_target,
                 "dynamic_fields": list(lib.library.dynamic_fields),
+                "options": dict(lib.options),
                 "modules": list(lib.built),
                 "selected": list(lib.selected),
                 "orphans": list(lib.orphans),

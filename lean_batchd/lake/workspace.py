@@ -19,6 +19,7 @@ from .lakefile_toml import read_toml_config
 from .layout import PackageLayout
 from .manifest import Manifest, read_manifest
 from .names import legal_or_simple, render
+from .options import arg_problems, version_notes
 from .root import LAKEFILE_LEAN, LAKEFILE_TOML, LakeRoot, lakefile_in
 from .toolchain import SUPPORTED_MIN, Toolchain, lean_version, read_toolchain_file, support_diagnostics
 
@@ -103,6 +104,27 @@ def _quiet(diagnostics: tuple[Diagnostic, ...]) -> list[Diagnostic]:
     ]
 
 
+def _option_findings(config: PackageConfig, path: Path) -> list[Diagnostic]:
+    """Malformed `-D` arguments (Lean would stop at them) and options whose value depends on the
+    Lake version, for the package and each library and executable."""
+    out = [
+        diagnostic(Code.LEAN_OPTION, Severity.WARNING, f"package {config.name} {problem}", path)
+        for problem in arg_problems(config.lean)
+    ]
+    targets = [(f"lean_lib {t.name}", t.lean, t.line) for t in config.libs]
+    targets += [(f"lean_exe {t.name}", t.lean, t.line) for t in config.exes]
+    for owner, lean, line in targets:
+        out.extend(
+            diagnostic(Code.LEAN_OPTION, Severity.WARNING, f"{owner} {problem}", path, line, 0 if line else None)
+            for problem in arg_problems(lean)
+        )
+        out.extend(
+            diagnostic(Code.LEAN_OPTION, Severity.INFO, note, path, line, 0 if line else None)
+            for note in version_notes(config.lean, lean, owner)
+        )
+    return out
+
+
 def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions()) -> Workspace:
     notes: list[Diagnostic] = []
     other = root.root / (LAKEFILE_TOML if root.kind is ConfigKind.LEAN else LAKEFILE_LEAN)
@@ -121,6 +143,7 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
             notes.append(diagnostic(Code.IO_ERROR, Severity.WARNING, "not a regular file; ignored", path))
     config, lakefile_bytes = read_package_config(root)
     notes.extend(config.diagnostics)
+    notes.extend(_option_findings(config, root.lakefile))
     toolchain_path = root.root / TOOLCHAIN
     toolchain, toolchain_notes = read_toolchain_file(toolchain_path)
     notes.extend(toolchain_notes)

@@ -185,7 +185,8 @@ def test_dynamic_membership_fields_fall_back_and_are_marked(field: str, value: s
 def test_dynamic_reference_names_the_definition() -> None:
     c = read("abbrev opts := #[⟨`pp.unicode.fun, true⟩]\npackage p where\n  leanOptions := opts\nlean_lib A\n")
     ((_, severity, message),) = dynamic(c)
-    assert severity is Severity.INFO and "`opts`, defined on line 4" in message
+    assert severity is Severity.WARNING and "`opts`, defined on line 4" in message
+    assert "sessions will not apply these options" in message
 
 
 def test_meta_if_is_diagnosed_and_its_targets_ignored() -> None:
@@ -297,7 +298,11 @@ post_update pkg do
     ]
     assert c.default_targets == ("Mathlib", "cache")
     assert [r.name for r in c.requires] == ["batteries", "proofwidgets"]
-    assert all(d.severity is Severity.INFO for d in c.diagnostics)
+    # Mathlib's options come from an abbrev: unknown without Lean, and said so (they matter to sessions).
+    warned = [d for d in c.diagnostics if d.severity is not Severity.INFO]
+    assert [(d.code, d.line) for d in warned] == [(Code.DYNAMIC_CONFIG, 29)] and c.libs[0].dynamic_fields == (
+        "leanOptions",
+    )
 
 
 _lakefile_atoms = st.sampled_from(
