@@ -105,7 +105,9 @@ class LakeProject:
             workspace = _keeping(workspace, previous)
         self.workspace: Workspace = workspace
         self.layout: PackageLayout = self.workspace.layout
-        self._search_order = (self.layout, *reversed(self.workspace.dependencies))
+        self._search_order = (self.layout, *self.workspace.dependencies)
+        """`Workspace.findModule?` tries `ws.packages` in order: the root first, then the packages in
+        require order, which is the order Lake writes them to the manifest (`writeManifest`)."""
         self.graph = ModuleGraph(core_salt=self.workspace.toolchain.identity)
         self._walked: set[str] = set()
         """Names whose module is one of the root package's own files (the local modules)."""

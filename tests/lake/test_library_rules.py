@@ -162,6 +162,28 @@ def test_a_dotted_component_reached_only_through_an_import(tree: Tree) -> None:
     assert [d for d in p.diagnostics() if d.severity == "error"] == []
 
 
+def test_packages_are_searched_root_first_then_in_manifest_order(tree: Tree) -> None:
+    """`Workspace.findModule?` tries the root, then the packages in require order (the order Lake
+    writes the manifest in): the first package with a library that can build a module has it."""
+    entry = {"type": "git", "url": "u", "inherited": False}
+    manifest = {"version": "1.1.0", "packages": [{**entry, "name": "one"}, {**entry, "name": "two"}]}
+    root = tree(
+        {
+            "lakefile.toml": TOML + '[[lean_lib]]\nname = "A"\n',
+            "lake-manifest.json": json.dumps(manifest),
+            "A.lean": "import Shared\nimport A\n",
+            ".lake/packages/one/lakefile.toml": 'name = "one"\n[[lean_lib]]\nname = "Shared"\n',
+            ".lake/packages/one/Shared.lean": "",
+            ".lake/packages/two/lakefile.toml": 'name = "two"\n[[lean_lib]]\nname = "Shared"\n[[lean_lib]]\nname = "A"\n',
+            ".lake/packages/two/Shared.lean": "",
+            ".lake/packages/two/A.lean": "",
+        }
+    )
+    shared, own = project(root).graph.modules["A"].resolutions
+    assert (shared.kind, shared.package) == (ResolutionKind.PACKAGE, "one")
+    assert (own.kind, own.package) == (ResolutionKind.LOCAL, "r")
+
+
 def test_the_file_lake_setup_file_picks_comes_first(tree: Tree) -> None:
     """Nested source folders make one file two modules; `modules_at` lists first the one
     `Package.findModuleBySrc?` picks (the last-declared library that can build it)."""
