@@ -445,8 +445,11 @@ def parse_header(
     while True:
         chunk = data[base : base + size]
         complete = base + size >= len(data) and reload is None
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        header = _parse(decoder.decode(chunk, final=complete), path, base, complete)
+        if chunk.isascii():
+            text = chunk.decode("ascii")
+        else:  # a prefix may end inside a character: the incremental decoder keeps it back
+            text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(chunk, final=complete)
+        header = _parse(text, path, base, complete)
         if header is not None:
             break
         if base + size >= len(data) and reload is not None:

@@ -175,9 +175,8 @@ class LakeProject:
         if not claims:
             return None
         owner = self.layout.owner(name)
-        if owner is not None:
-            want = owner.file_of(name)
-            return next((c for c in claims if c.library == owner.lib.name and c.path == want), None)
+        if owner is not None:  # a library's claim on `name` is its file for `name`: the owner's file
+            return next((c for c in claims if c.library == owner.lib.name), None)
         exe = next((c for c in claims if c.exe is not None), None)
         if exe is not None:
             return exe
@@ -211,14 +210,16 @@ class LakeProject:
             owner = package.owner(name)
             if owner is None:
                 continue
-            path = owner.file_of(name)
             is_root = package is self.layout
             kind = ResolutionKind.LOCAL if is_root else ResolutionKind.PACKAGE
             known = self.graph.get(name)
             meta = queued.get(name)
-            held = known.path if known is not None else meta.source.path if meta is not None else None
-            if held == path:
-                return Resolution(kind, package.name, owner.lib.name, self.display(path))
+            held = known or meta
+            # A module is only ever held from its owner's file (`_home`, and loads below), so the
+            # owner's library and package identify that file without building its path.
+            if held is not None and (held.package, held.library) == (package.name, owner.lib.name):
+                return Resolution(kind, package.name, owner.lib.name, held.source.shown)
+            path = owner.file_of(name)
             if not (is_root and self.options.only_roots is None) and held is None:
                 try:
                     key: StatKey | None = stat_key(os.stat(path))
