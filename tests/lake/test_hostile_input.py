@@ -197,8 +197,9 @@ def _best_of(runs: int, work: Callable[[], object]) -> float:
 
 
 def _growth(make: Callable[[int], Callable[[], object]], small: int) -> float:
-    """Time at 10x the size over time at the size: ~10 when linear, ~100 when quadratic."""
-    return _best_of(3, make(small * 10)) / max(_best_of(3, make(small)), 1e-4)
+    """Time at 10x the size over time at the size: ~10 when linear, ~100 when quadratic (best of
+    5 each, so a loaded machine slows both sides alike rather than one)."""
+    return _best_of(5, make(small * 10)) / max(_best_of(5, make(small)), 1e-4)
 
 
 def test_a_long_src_dir_join_is_linear(tmp_path: Path) -> None:
@@ -208,7 +209,7 @@ def test_a_long_src_dir_join_is_linear(tmp_path: Path) -> None:
         (root / "lakefile.lean").write_text(LEAN + "  srcDir := " + " / ".join(['"a"'] * parts) + "\n")
         return lambda: project(root)
 
-    assert _growth(make, 800) < 40
+    assert _growth(make, 800) < 50
 
 
 def test_a_huge_header_in_discover_json_is_linear(tmp_path: Path) -> None:
@@ -219,4 +220,4 @@ def test_a_huge_header_in_discover_json_is_linear(tmp_path: Path) -> None:
         (root / "A.lean").write_text("".join(f"import X{i}\n" for i in range(imports)))
         return lambda: project_json(project(root))
 
-    assert _growth(make, 6000) < 40
+    assert _growth(make, 6000) < 50
