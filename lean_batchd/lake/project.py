@@ -249,8 +249,8 @@ class LakeProject:
             )
         else:
             reason = "no library of this package or of its dependencies claims it"
-        if self.workspace.missing:
-            reason += f" (packages not on disk: {', '.join(self.workspace.missing)})"
+        if self.workspace.missing:  # named once, in the missing-package warnings, not per import
+            reason += " (some dependencies are not on disk: see missing-package)"
         return Resolution(ResolutionKind.UNRESOLVED, reason=reason)
 
     def _import_target(self, name: str) -> str | None:
