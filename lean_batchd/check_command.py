@@ -23,7 +23,8 @@ from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, discover
 from .progress import ProgressView
 from .server import methods as m
-from .server.client import AsyncDaemonClient, DaemonRequestError
+from .server.address import UnsafePath
+from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
 from .terminal import PLAIN, SEVERITY_COLOUR, STATUS_COLOUR, Palette, display, fit, palette, plural, width, wrap
 
 EXIT_NO_FILES = 2
@@ -142,11 +143,15 @@ class DaemonTarget:
         return sum(1 for w in pool["workers"] if w["state"] in ("warm", "busy")), float(pool["chargedMb"])
 
 
-async def connect_daemon(path: Path) -> tuple[AsyncDaemonClient, bool] | None:
-    """A connection to the daemon on `path` and whether it simulates; None when none answers there."""
+async def connect_daemon(path: Path, folders: list[Path]) -> tuple[AsyncDaemonClient, bool] | None:
+    """A connection to the daemon on `path` (with `folders` as its workspace) and whether it
+    simulates; None when none answers there, or when its socket is not safely this user's."""
     try:
-        client = await AsyncDaemonClient.open(path)
+        client = await AsyncDaemonClient.open(path, folders=folders)
     except (OSError, ConnectionError, DaemonRequestError):
+        return None
+    except UnsafePath as e:
+        print(f"lean-batchd: not using the daemon at {path}: {e}", file=sys.stderr)
         return None
     try:
         status = await client.request(m.STATUS, {})
@@ -158,10 +163,10 @@ async def connect_daemon(path: Path) -> tuple[AsyncDaemonClient, bool] | None:
 
 @contextlib.asynccontextmanager
 async def target_for(
-    options: CheckOptions, engine_config: EngineConfig, daemon: Path | None
+    options: CheckOptions, engine_config: EngineConfig, daemon: Path | None, files: list[str]
 ) -> AsyncIterator[tuple[CheckTarget, str]]:
     """The shared daemon on `daemon` when one runs there, else an engine of this process."""
-    found = await connect_daemon(daemon) if daemon is not None else None
+    found = await connect_daemon(daemon, project_roots(files)) if daemon is not None else None
     if found is not None:
         client, simulated = found
         finished = False
@@ -197,7 +202,7 @@ async def run_check(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> CheckReport | EngineError:
-    async with target_for(options, pool_for(engine_config, options), daemon) as (target, where):
+    async with target_for(options, pool_for(engine_config, options), daemon, files) as (target, where):
         problem = await target.ready(files[0])
         if problem is not None:
             return problem

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .server import methods as m
-from .server.address import default_socket
+from .server.address import UnsafePath, default_socket
 from .server.bridge import start_daemon, wait_for_daemon
-from .server.client import AsyncDaemonClient, DaemonRequestError
+from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
 from .terminal import display, fit, megabytes, plural, width, wrap
 
 EXIT_OK = 0
@@ -38,11 +38,15 @@ def sockets(args: argparse.Namespace) -> list[Path]:
     return [default_socket(False), default_socket(True)]
 
 
-async def ask(path: Path, method: str, params: dict[str, Any] | None = None) -> Any:
-    """One request to the daemon on `path`; None when no daemon answers there."""
+async def ask(path: Path, method: str, params: dict[str, Any] | None = None, folders: list[Path] | None = None) -> Any:
+    """One request to the daemon on `path` (a connection whose workspace is `folders`); None when
+    no daemon answers there, or when its socket is not safely this user's (said on stderr)."""
     try:
-        client = await AsyncDaemonClient.open(path)
+        client = await AsyncDaemonClient.open(path, folders=folders)
     except (OSError, ConnectionError, DaemonRequestError):
+        return None
+    except UnsafePath as e:
+        print(f"lean-batchd: {e}", file=sys.stderr)
         return None
     try:
         return await client.request(method, params or {})
@@ -205,7 +209,7 @@ def evict_command(args: argparse.Namespace) -> int:
     for path, _ in found:
         for params in requests:
             try:
-                answer = asyncio.run(ask(path, m.EVICT, params))
+                answer = asyncio.run(ask(path, m.EVICT, params, project_roots(args.files)))
             except DaemonRequestError as e:
                 print(f"lean-batchd: {e}", file=sys.stderr)
                 return EXIT_FAILED

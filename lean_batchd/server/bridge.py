@@ -4,7 +4,9 @@ Editors spawn language servers as stdio processes; the warm workers live in
 one daemon per user. The bridge copies bytes both ways. It starts the daemon
 detached (its own session, stdio to a log file, no inherited descriptors:
 otherwise the editor would never see EOF), and a lock in the daemon makes
-simultaneous bridges agree on one daemon.
+simultaneous bridges agree on one daemon. It connects only to a socket of this
+user in a folder of this user, and writes the daemon's log only to a file of
+this user, never through a symlink (`address.py`).
 """
 
 from __future__ import annotations
@@ -18,41 +20,42 @@ import threading
 import time
 from pathlib import Path
 
-from .address import EXIT_ALREADY_RUNNING
+from .address import EXIT_ALREADY_RUNNING, UnsafePath, check_folder, connect_unix, log_path, open_log
 
 START_TIMEOUT = 20.0
 
 
 def _connect(path: Path) -> socket.socket | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """A connection, None when nobody listens; `UnsafePath` when the socket is not safely ours."""
     try:
-        sock.connect(str(path))
-        return sock
+        return connect_unix(path)
     except OSError:
-        sock.close()
         return None
 
 
 def open_daemon(path: Path, serve_args: list[str]) -> socket.socket | str:
     """A connection to the daemon on `path`, starting one if none answers; or why not."""
-    sock = _connect(path)
-    if sock is not None:
-        return sock
-    argv = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args]
-    return wait_for_daemon(path, start_daemon(path, argv))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_folder(path.parent)
+        sock = _connect(path)
+        if sock is not None:
+            return sock
+        argv = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args]
+        started = start_daemon(path, argv)
+    except UnsafePath as e:
+        return str(e)
+    return wait_for_daemon(path, started)
 
 
 def start_daemon(path: Path, argv: list[str]) -> subprocess.Popen[bytes]:
-    """Start `argv` detached (its own session, stdio to the log beside the socket)."""
+    """Start `argv` detached (its own session, stdio to the log beside the socket); `UnsafePath`
+    when the folder or the log is not safely this user's."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(log_of(path), "ab") as log:
+    with open_log(log_path(path)) as log:
         return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
         )
-
-
-def log_of(path: Path) -> Path:
-    return path.with_suffix(".log")
 
 
 def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) -> socket.socket | str:
@@ -60,7 +63,10 @@ def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) 
     `started` has exited (unless it exited because another daemon won the race to start)."""
     end = time.monotonic() + START_TIMEOUT
     while time.monotonic() < end:
-        sock = _connect(path)
+        try:
+            sock = _connect(path)
+        except UnsafePath as e:
+            return str(e)
         if sock is not None:
             return sock
         if started is not None and started.poll() is not None:
@@ -69,15 +75,15 @@ def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) 
                 continue
             return f"the daemon exited with code {started.returncode} before it answered{_log_tail(path)}"
         time.sleep(0.05)
-    return f"the daemon did not start within {START_TIMEOUT:g} s (see {log_of(path)})"
+    return f"the daemon did not start within {START_TIMEOUT:g} s (see {log_path(path)})"
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:
     try:
-        text = log_of(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        text = log_path(path).read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
     except OSError:
         return ""
-    return f"; the end of {log_of(path)}:\n" + "\n".join(f"  {line}" for line in text) if text else ""
+    return f"; the end of {log_path(path)}:\n" + "\n".join(f"  {line}" for line in text) if text else ""
 
 
 def bridge(sock: socket.socket) -> int:

@@ -16,6 +16,9 @@ import socket
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..lake.root import find_lake_root
+from .address import check_socket
+
 
 class DaemonRequestError(RuntimeError):
     """The daemon answered a request with an error; `data` holds the engine's typed error, if any."""
@@ -37,8 +40,19 @@ def content_length(line: bytes, length: int) -> int:
     return int(value) if name.strip().lower() == "content-length" else length
 
 
-def initialize_params(root: Path | None) -> dict[str, Any]:
-    return {"processId": None, "rootUri": root.as_uri() if root is not None else None, "capabilities": {}}
+def initialize_params(root: Path | None, folders: list[Path] | None = None) -> dict[str, Any]:
+    """`initialize` with `root` and `folders` as the workspace: a connection is served paths
+    inside its workspace only."""
+    params: dict[str, Any] = {"processId": None, "rootUri": root.as_uri() if root else None, "capabilities": {}}
+    if folders:
+        params["workspaceFolders"] = [{"uri": f.as_uri(), "name": f.name} for f in folders]
+    return params
+
+
+def project_roots(files: list[str]) -> list[Path]:
+    """The Lake roots of `files`: the workspace folders a client names to be served them."""
+    found = (find_lake_root(Path(f)).found for f in files)
+    return sorted({r.root for r in found if r is not None})
 
 
 def result_of(message: dict[str, Any]) -> Any:
@@ -106,12 +120,15 @@ class AsyncDaemonClient:
         self._reading = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def open(cls, path: Path, root: Path | None = None) -> AsyncDaemonClient:
-        """Connect to the socket at `path` and initialise; OSError or ConnectionError if nobody answers."""
+    async def open(cls, path: Path, root: Path | None = None, folders: list[Path] | None = None) -> AsyncDaemonClient:
+        """Connect to the socket at `path` and initialise; OSError or ConnectionError if nobody
+        answers, `UnsafePath` (before a byte is sent) if the socket or its folder is not safely
+        this user's."""
+        check_socket(path)
         reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 26)
         client = cls(reader, writer)
         try:
-            await client.request("initialize", initialize_params(root))
+            await client.request("initialize", initialize_params(root, folders))
             client.notify("initialized", {})
         except BaseException:
             client.abort()

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from ..engine.engine import Engine
-from .address import EXIT_ALREADY_RUNNING, runtime_dir
+from .address import EXIT_ALREADY_RUNNING, UnsafePath, lock_path, private_folder, token_path
 from .hub import Hub
 from .session import Session
 from .transport import LoopWriter, read_messages
@@ -43,12 +43,10 @@ class DaemonError(Exception):
 
 
 def _private_folder(folder: Path) -> None:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise DaemonError(f"{folder} is not a folder of this user; refusing to put a socket there")
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        folder.chmod(0o700)
+    try:
+        private_folder(folder)
+    except UnsafePath as e:
+        raise DaemonError(str(e)) from None
 
 
 def _probe(path: Path) -> bool:
@@ -75,7 +73,7 @@ class _UnixListener:
         if len(os.fsencode(self.path)) >= 108:
             raise DaemonError(f"socket path too long for Unix sockets: {self.path}")
         _private_folder(self.path.parent)
-        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -138,7 +136,8 @@ def _on_signals(hub: Hub) -> None:
 
 
 async def serve_stdio(engine: Engine, prewarm_on_open: bool = True) -> int:
-    """One editor over stdin/stdout; stops at `exit`, at EOF, or on SIGTERM."""
+    """One editor over stdin/stdout; stops at `exit`, at EOF, or on SIGTERM. A frame it cannot
+    read stops it too (stdio cannot be resynchronised), with the reason on stderr and exit 1."""
     loop = asyncio.get_running_loop()
     hub = Hub(engine, prewarm_on_open=prewarm_on_open)
     _about(hub, "stdio")
@@ -158,8 +157,22 @@ async def serve_stdio(engine: Engine, prewarm_on_open: bool = True) -> int:
     await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     for task in (reading, stopping):
         task.cancel()
+    why = None
+    if reading.done() and not reading.cancelled():
+        error = reading.exception()
+        why = f"reading stdin failed: {error!r}" if error is not None else reading.result()
     await hub.close()
-    return 0 if session.shut_down or not session.initialized else 1
+    if why is None and (session.shut_down or not session.initialized):
+        return 0
+    if why is None:  # LSP: exit code 1 when the connection ends before `shutdown`
+        why = (
+            "stdin closed before `shutdown`"
+            if reading.done() and not reading.cancelled()
+            else "stopped by `exit` or a signal before `shutdown`"
+        )
+    log.error("stopping: %s", why)
+    print(f"lean-batchd serve: stopping: {why}", file=sys.stderr, flush=True)
+    return 1
 
 
 async def serve_socket(
@@ -172,6 +185,7 @@ async def serve_socket(
     """The shared daemon on `unix:PATH` or `tcp:127.0.0.1:PORT`."""
     kind, _, where = address.partition(":")
     token = None
+    token_file: Path | None = None
     listener: _UnixListener | None = None
     if kind == "unix":
         listener = _UnixListener(Path(where).expanduser())
@@ -203,10 +217,12 @@ async def serve_socket(
     else:
         host, _, port = where.rpartition(":")
         server = await asyncio.start_server(connected, host, int(port), limit=STREAM_LIMIT)
-        token_file = runtime_dir() / f"tcp-{port}.token"
+        token_file = token_path(port)
         _private_folder(token_file.parent)
-        token_file.write_text(token or "")
-        token_file.chmod(0o600)
+        token_file.unlink(missing_ok=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token or "")
         log.info("serving on %s (token in %s)", address, token_file)
     hub.start_idle_timer()
     if ready is not None:
@@ -218,4 +234,6 @@ async def serve_socket(
         await hub.close()
         if listener is not None:
             listener.release()
+        if token_file is not None:
+            token_file.unlink(missing_ok=True)
     return 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.test_daemon import raw, receive_id, send, sock  # noqa: F401  (fixture)
+from tests.server.conftest import raw, receive_id, send
 from tests.workers.conftest import wait_until, worker_processes
 
 pytestmark = pytest.mark.timeout(180)
@@ -33,7 +33,7 @@ PROMPT = 2 * IMPORT + 5.0
 
 
 @pytest.fixture
-def daemon(sock: Path) -> Iterator[Path]:  # noqa: F811
+def daemon(sock: Path) -> Iterator[Path]:
     serve = [
         sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{sock}", "--simulate",
         "--sim-import-seconds", str(IMPORT), "--sim-memory-mb", "5", "--max-workers", "2", "--no-prewarm",

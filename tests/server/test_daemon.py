@@ -10,84 +10,26 @@ import socket
 import stat
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.conftest import until
-from tests.server.conftest import SIMULATED, lsp, request
+from tests.server.conftest import (
+    SIMULATED,
+    connect_command,
+    daemons,
+    lsp,
+    raw,
+    receive,
+    receive_id,
+    request,
+    send,
+    stop,
+)
 from tests.workers.conftest import wait_until, worker_processes
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def sock() -> Iterator[Path]:
-    """A short socket path (Unix sockets allow 107 bytes); the daemon is gone afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="lbd-"))
-    path = folder / "run" / "d.sock"
-    yield path
-    if path.exists():
-        stop(path)
-    assert wait_until(lambda: not daemons(path), timeout=10)
-
-
-def daemons(path: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "serve" in cmdline and f"unix:{path}" in cmdline:
-            found.append(proc)
-    return found
-
-
-def connect_command(path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "lean_batchd", "connect", "--socket", str(path), *SIMULATED, *extra]
-
-
-def raw(path: Path) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(str(path))
-    s.settimeout(10)
-    return s
-
-
-def send(s: socket.socket, message: object | bytes) -> None:
-    body = message if isinstance(message, bytes) else json.dumps(message).encode()
-    s.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-
-def receive(s: socket.socket) -> dict[str, object]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(1)
-    header, _, rest = data.partition(b"\r\n\r\n")
-    fields = dict(line.split(b":", 1) for line in header.split(b"\r\n"))
-    length = int(fields[b"Content-Length"])
-    body = rest
-    while len(body) < length:
-        body += s.recv(length - len(body))
-    message: dict[str, object] = json.loads(body)
-    return message
-
-
-def receive_id(s: socket.socket, msg_id: object) -> dict[str, object]:
-    while True:
-        message = receive(s)
-        if message.get("id") == msg_id and "method" not in message:
-            return message
-
-
-def stop(path: Path) -> None:
-    with raw(path) as s:
-        send(s, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
-        receive_id(s, 1)
-        send(s, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        send(s, {"jsonrpc": "2.0", "id": 2, "method": "$/leanBatchd/stopDaemon"})
-        receive_id(s, 2)
 
 
 async def test_two_editors_share_one_pool(demo: Path, sock: Path) -> None:
