@@ -3,7 +3,8 @@
 Used by the LSP layer and the command line. Blocking work (discovery, model
 updates, planning) runs in threads; everything else on the event loop.
 Listeners hear about plan changes, diagnostics and workers; they are called
-on the loop.
+on the loop. Paths are resolved (`real_path`) on the way in; questions about a
+file name the `owner` whose unsaved buffers they see (None: files on disk).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..workers.locate import ReplNotFound, find_repl
 from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
 from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
-from .managed import ManagedProject, Session, model_thread
+from .managed import ManagedProject, Session, model_thread, real_path
 from .outcome import FileOutcome, FileStatus, outcome_of
 from .positions import file_range
 from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
@@ -80,7 +81,7 @@ class Engine:
 
     async def project_for(self, path: str | Path) -> ManagedProject | EngineError:
         """The project `path` belongs to, discovered (once) and watched."""
-        absolute = Path(os.path.abspath(path))
+        absolute = Path(real_path(path))
         known = [r for r in self.projects if absolute == r or absolute.is_relative_to(r)]
         if known:
             return self.projects[max(known, key=lambda r: len(r.parts))]
@@ -192,22 +193,22 @@ class Engine:
 
     # -- queries ----------------------------------------------------------------------
 
-    async def _session(self, path: str) -> tuple[ManagedProject, Session] | EngineError:
+    async def _session(self, path: str, owner: str | None) -> tuple[ManagedProject, Session] | EngineError:
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
-        absolute = os.path.abspath(path)
+        absolute = real_path(path)
         async with managed.lock:
-            if managed.is_known(absolute):
-                session = managed.session(absolute)  # O(its header): no thread hop
+            if managed.is_known(absolute, owner):
+                session = managed.session(absolute, owner)  # O(its header): no thread hop
             else:
-                session = await model_thread(managed.session, absolute)
+                session = await model_thread(managed.session, absolute, owner)
         self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
         return managed, session
 
-    async def _runnable(self, path: str) -> tuple[ManagedProject, Session] | EngineError:
+    async def _runnable(self, path: str, owner: str | None) -> tuple[ManagedProject, Session] | EngineError:
         """The file's session, when a worker can be started for it (there is a Lean REPL)."""
-        got = await self._session(path)
+        got = await self._session(path, owner)
         if isinstance(got, EngineError):
             return got
         missing = self._no_repl(got[0].root)
@@ -219,8 +220,8 @@ class Engine:
         infos = [w.info() for w in self.pool.workers if w.key == key and str(w.state) in rank]
         return min(infos, key=lambda i: rank[str(i.state)], default=None)
 
-    async def module_info(self, path: str) -> ModuleInfo | EngineError:
-        got = await self._session(path)
+    async def module_info(self, path: str, owner: str | None = None) -> ModuleInfo | EngineError:
+        got = await self._session(path, owner)
         if isinstance(got, EngineError):
             return got
         managed, session = got
@@ -231,7 +232,7 @@ class Engine:
             diagnostics = tuple(managed.project.module_diagnostics(work.module)) if module is not None else ()
             batch = managed.batch(key.digest)
         return ModuleInfo(
-            path=os.path.abspath(path),
+            path=real_path(path),
             module=work.module if module is not None else None,
             library=work.library,
             imports=tuple(i.render() for i in work.imports),
@@ -281,10 +282,12 @@ class Engine:
             return EngineError(ErrorKind.NO_REPL, repl.message())
         return None
 
-    async def prewarm(self, path: str | None = None, key_digest: str | None = None) -> SessionKey | EngineError:
+    async def prewarm(
+        self, path: str | None = None, key_digest: str | None = None, owner: str | None = None
+    ) -> SessionKey | EngineError:
         """Start the session's worker in the background; returns the key at once."""
         if path is not None:
-            got = await self._session(path)
+            got = await self._session(path, owner)
             if isinstance(got, EngineError):
                 return got
             managed, session = got
@@ -299,14 +302,17 @@ class Engine:
         self.pool.prewarm(key, closure_size=size)
         return key
 
-    async def run(self, path: str, command: str | None = None, timeout: float | None = None) -> RunResult | EngineError:
-        """Elaborate `command` (default: the file's body) in the file's header session, with
-        messages mapped to the file as if the text sat right after the header."""
-        got = await self._runnable(path)
+    async def run(
+        self, path: str, command: str | None = None, timeout: float | None = None, owner: str | None = None
+    ) -> RunResult | EngineError:
+        """Elaborate `command` (default: the file's body, `owner`'s unsaved text if it has one) in
+        the file's header session, with messages mapped to the file as if the text sat right
+        after the header."""
+        got = await self._runnable(path, owner)
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        text = managed.text_of(os.path.abspath(path))
+        text = managed.text_of(real_path(path), owner)
         header_end = session.work.header_end
         assert header_end is not None
         body = text.encode("utf-8")[header_end.offset :].decode("utf-8", errors="replace")
@@ -331,7 +337,7 @@ class Engine:
             for m in (reply.messages if reply is not None else ())
         )
         return RunResult(
-            path=os.path.abspath(path),
+            path=real_path(path),
             session_key=session.key.digest,
             messages=messages,
             reply=reply,
@@ -341,12 +347,12 @@ class Engine:
         )
 
     async def check(
-        self, path: str, timeout: float | None = None, build_check: bool = True
+        self, path: str, timeout: float | None = None, build_check: bool = True, owner: str | None = None
     ) -> FileOutcome | EngineError:
         """Elaborate the file's body in its header's warm session. With `build_check`, a file
         whose imports have a missing or stale `.olean` is not checked but answered "build first":
         Lean would load the stale artifact, not the source."""
-        got = await self._runnable(path)
+        got = await self._runnable(path, owner)
         if isinstance(got, EngineError):
             return got
         managed, session = got
@@ -357,14 +363,14 @@ class Engine:
                 stale = await model_thread(stale_artifacts, managed.project, imports)
             if stale:
                 return FileOutcome(
-                    path=os.path.abspath(path),
+                    path=real_path(path),
                     module=module,
                     status=FileStatus.BUILD_FIRST,
                     session_key=session.key.digest,
                     detail=build_hint(stale),
                     simulated=self.config.simulated,
                 )
-        result = await self.run(path, None, timeout)
+        result = await self.run(path, None, timeout, owner)
         return result if isinstance(result, EngineError) else outcome_of(result, module)
 
     def status(self) -> dict[str, object]:
@@ -379,6 +385,7 @@ class Engine:
                     "fingerprint": m.fingerprint.digest,
                     "repl": list(r) if isinstance(r := self._repl.get(root), tuple) else None,
                     "watching": self._watchers[root].alive if root in self._watchers else False,
+                    "openBuffers": sum(len(b) for b in m.buffers.values()),
                 }
                 for root, m in self.projects.items()
             ],
@@ -387,11 +394,16 @@ class Engine:
         }
 
     async def evict(
-        self, key_digest: str | None = None, path: str | None = None, every: bool = False
+        self,
+        key_digest: str | None = None,
+        path: str | None = None,
+        every: bool = False,
+        owner: str | None = None,
     ) -> int | EngineError:
-        """Stop the workers of a session (by key, or the session of `path`), or all of them."""
+        """Stop the workers of a session (by key, or the session of `path` as `owner` sees it), or
+        all of them."""
         if path is not None:
-            got = await self._session(path)
+            got = await self._session(path, owner)
             if isinstance(got, EngineError):
                 return got
             key_digest = got[1].key.digest
@@ -399,19 +411,26 @@ class Engine:
 
     # -- editor buffers ---------------------------------------------------------------
 
-    async def set_buffer(self, path: str, text: str | None) -> SessionKey | EngineError:
-        """An editor opened or changed (`text`) or closed (None) a buffer. Returns the file's session."""
+    async def set_buffer(self, path: str, text: str | None, owner: str) -> SessionKey | EngineError:
+        """`owner` (a connection) opened or changed (`text`) or closed (None) a buffer. Returns the
+        file's session as `owner` sees it."""
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
-        absolute = os.path.abspath(path)
+        absolute = real_path(path)
         async with managed.lock:
             if text is None:
-                managed.buffers.pop(absolute, None)
+                managed.buffers.get(owner, {}).pop(absolute, None)
             else:
-                managed.buffers[absolute] = text
-        got = await self._session(absolute)
+                managed.buffers.setdefault(owner, {})[absolute] = text
+        got = await self._session(absolute, owner)
         return got if isinstance(got, EngineError) else got[1].key
+
+    def drop_buffers(self, owner: str) -> None:
+        """`owner` is gone (closed or disconnected): so are its unsaved buffers. One dict operation
+        per project, so it is safe beside a thread reading other owners' buffers."""
+        for managed in self.projects.values():
+            managed.buffers.pop(owner, None)
 
     # -- lifecycle --------------------------------------------------------------------
 

@@ -4,6 +4,10 @@ All access to the `LakeProject` goes through `lock`; the model's blocking work
 (reading files, planning) runs in a thread (`model_thread`) while the lock is
 held, so the event loop stays responsive and no two threads touch the model
 at once, even when the request that started the work is cancelled.
+
+Unsaved buffers belong to the connection (the `owner`) that opened them: the
+project holds the union of its live owners' buffers, and a question about a
+file is answered for one owner, from that owner's buffer or else from disk.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ async def model_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) ->
     return await run_to_end(asyncio.to_thread(fn, *args, **kwargs))
 
 
+def real_path(path: str | Path) -> str:
+    """The one spelling of a path the daemon keys everything by: absolute, symlinks resolved (as
+    project roots are), so a workspace opened through a symlink finds the same modules and keys."""
+    return os.path.realpath(os.path.expanduser(path))
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """What a file needs: its work item (header from the buffer when unsaved) and its session."""
@@ -54,7 +64,8 @@ class ManagedProject:
         self.root = project.root.root
         self.plan_config = plan_config
         self.lock = asyncio.Lock()
-        self.buffers: dict[str, str] = {}
+        self.buffers: dict[str, dict[str, str]] = {}
+        """Owner (a connection) -> path -> unsaved text."""
         self._context = context_for(project)
         self.plan: Plan = plan(work_from_model(project), self._context, plan_config)
         self._batches = {b.id: b for b in self.plan.batches}
@@ -115,13 +126,17 @@ class ManagedProject:
 
     # -- sessions ----------------------------------------------------------------------
 
-    def session(self, path: str) -> Session:
-        """The session a file needs; an unsaved buffer's header wins over the file on disk."""
+    def buffer(self, path: str, owner: str | None) -> str | None:
+        """`owner`'s unsaved text of `path`, if it has the file open."""
+        return None if owner is None else self.buffers.get(owner, {}).get(path)
+
+    def session(self, path: str, owner: str | None = None) -> Session:
+        """The session a file needs; `owner`'s unsaved buffer's header wins over the file on disk."""
         project = self.project
         modules = project.modules_at(path)
         local = [m for m in modules if m.package == project.name]
         module = local[0] if local else (modules[0] if modules else None)
-        buffer = self.buffers.get(path)
+        buffer = self.buffer(path, owner)
         if module is not None:
             (work,) = work_from_model(project, [module.name]) if project.is_local(module.name) else [_work(module)]
         else:
@@ -147,18 +162,19 @@ class ManagedProject:
             normalise(header.imports), header.is_module, header.prelude, None, header.end,
         )  # fmt: skip
 
-    def text_of(self, path: str) -> str:
-        if path in self.buffers:
-            return self.buffers[path]
+    def text_of(self, path: str, owner: str | None = None) -> str:
+        buffer = self.buffer(path, owner)
+        if buffer is not None:
+            return buffer
         text = read_text(path)
         return text if isinstance(text, str) else ""
 
     def batch(self, key_digest: str) -> Batch | None:
         return self._batches.get(key_digest)
 
-    def is_known(self, path: str) -> bool:
+    def is_known(self, path: str, owner: str | None = None) -> bool:
         """Is `path` a module or an open buffer (answerable without reading the disk)?"""
-        return path in self.buffers or bool(self.project.modules_at(path))
+        return self.buffer(path, owner) is not None or bool(self.project.modules_at(path))
 
     def owns(self, path: str) -> bool:
         return os.path.abspath(path).startswith(str(self.root) + os.sep)

@@ -118,7 +118,7 @@ class Hub:
         params = plan_changed(root, diff, fp)
         for session in list(self.sessions):
             if session.covers(root):
-                session.notify(m.PLAN_CHANGED, params)
+                session.notify(m.PLAN_CHANGED, {**params, "root": session.workspace.uri(root)})
 
     def _diagnostics_changed(self, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
         self._diagnostics[root] = by_file
@@ -131,7 +131,7 @@ class Hub:
         for path, found in by_file.items():
             if not found:
                 continue
-            uri = m.uri_of_path(path)
+            uri = session.workspace.uri(path)
             now.add(uri)
             try:
                 lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
@@ -140,7 +140,7 @@ class Hub:
             session.ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[lsp_diagnostic(d, lines) for d in found])
             )
-        prefix = m.uri_of_path(root)
+        prefix = session.workspace.uri(root)
         for uri in {u for u in session.published if u.startswith(prefix)} - now:
             session.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         session.published = {u for u in session.published if not u.startswith(prefix)} | now

@@ -8,6 +8,7 @@ pygls's generic structuring (which turns objects into tuples).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -34,8 +35,11 @@ INVALID_PARAMS = -32602
 INVALID_REQUEST = -32600
 PARSE_ERROR = -32700
 METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
+NOT_INITIALIZED = -32002
 REQUEST_CANCELLED = -32800
 SERVER_ERROR = -32001
+CANCEL_REQUEST = "$/cancelRequest"
 
 
 class ParamsError(ValueError):
@@ -50,13 +54,25 @@ def obj(params: Any) -> dict[str, Any]:
     return params
 
 
+PATH_MAX = 4096
+
+
 def path_of_uri(uri: Any) -> str:
+    """The absolute local path a `file:` URI names; anything else is invalid params."""
     if not isinstance(uri, str):
         raise ParamsError("expected a `file:` URI string")
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise ParamsError(f"only `file:` URIs are served, not {uri!r}")
-    return str(Path(unquote(parsed.path)))
+    shown = uri if len(uri) <= 200 else uri[:200] + "..."
+    try:
+        parsed = urlparse(uri)
+        path = unquote(parsed.path, errors="strict")
+        size = len(os.fsencode(path))
+    except (ValueError, UnicodeError):
+        raise ParamsError(f"not a valid `file:` URI: {shown!r}") from None
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        raise ParamsError(f"only local `file:` URIs are served, not {shown!r}")
+    if "\0" in path or not path.startswith("/") or size > PATH_MAX:
+        raise ParamsError(f"not an absolute local path: {shown!r}")
+    return str(Path(path))
 
 
 def uri_of_path(path: str | Path) -> str:

@@ -3,8 +3,11 @@
 pygls handles the standard protocol (initialize, text synchronisation,
 code lenses, commands, shutdown); lean-batchd's own `$/leanBatchd/...`
 requests are read from plain JSON here, validated (-32602 on bad params),
-refused outside the connection's workspace roots, and answered from the
-engine. `exit` ends this connection only; the hub decides about the process.
+refused outside the connection's workspace (`workspace.py`), and answered from
+the engine. Until `initialize` has succeeded (with the TCP token, where one is
+required) nothing but `initialize` and `exit` is served. The connection owns
+the unsaved buffers it opened; they go when it goes. `exit` ends this
+connection only; the hub decides about the process.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
@@ -31,11 +34,17 @@ from ..plan.keys import Profile, Strategy
 from . import methods as m
 from .render import fingerprint_result, plan_result
 from .transport import LoopWriter, error_message, frame
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .hub import Hub
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+METHOD_CACHE = 512
+"""Method names are the client's: a bounded cache, or a client sending new names grows it for ever."""
 
 
 @functools.cache
@@ -44,12 +53,19 @@ def _converter() -> cattrs.Converter:
     return converter
 
 
-@functools.cache
+@functools.lru_cache(maxsize=METHOD_CACHE)
 def _message_type(method: str) -> Any:
     return types.METHOD_TO_TYPES.get(method, (None,))[0]
 
 
-@functools.cache
+@functools.lru_cache(maxsize=METHOD_CACHE)
+def _notification(method: str) -> bool:
+    """Does LSP define `method` as a notification (pygls would take a request for it and never answer)?"""
+    known = types.METHOD_TO_TYPES.get(method)
+    return known is not None and known[1] is None
+
+
+@functools.lru_cache(maxsize=METHOD_CACHE)
 def _result_type(method: str) -> Any:
     return types.METHOD_TO_TYPES.get(method, (None, None))[1]
 
@@ -99,7 +115,7 @@ class Session:
         assert isinstance(protocol, SessionProtocol)
         protocol.session = self
         protocol.set_writer(writer, include_headers=True)
-        self.roots: list[Path] = []
+        self.workspace = Workspace()
         self.initialized = False
         """The client sent `initialized`: the server may now send it notifications."""
         self.accepting = False
@@ -109,6 +125,9 @@ class Session:
         self.prewarm_on_open = hub.prewarm_on_open
         self.published: set[str] = set()
         self._tasks: dict[Any, asyncio.Task[None]] = {}
+        self._documents = asyncio.Lock()
+        """Held while a didOpen/didChange/didClose is applied; a request waits for those sent
+        before it (pygls runs handlers as concurrent tasks, in the order messages arrive)."""
         self._on_close: list[Callable[[], None]] = []
         self._register()
 
@@ -134,45 +153,62 @@ class Session:
         self.closed = True
         for task in self._tasks.values():
             task.cancel()
+        self.engine.drop_buffers(self.name)
         self.writer.close()
         for callback in self._on_close:
             callback()
 
     def receive(self, message: dict[str, Any]) -> None:
-        """One JSON-RPC message from the client."""
+        """One JSON-RPC message from the client (`transport` checked its shape: `id` is a string,
+        an integer or absent, `method` a string or absent)."""
         method = message.get("method")
         msg_id = message.get("id")
+        if not self.accepting and method not in (types.INITIALIZE, types.EXIT):
+            if method is not None and msg_id is not None:
+                self.send(error_message(msg_id, m.NOT_INITIALIZED, "the server is not initialized"))
+            return  # notifications before `initialize` are dropped, as LSP says
         if isinstance(method, str) and method.startswith(m.PREFIX):
             if msg_id is None:
                 return  # we define no client-to-server notifications
             if self.shut_down:
                 self.send(error_message(msg_id, m.INVALID_REQUEST, "the server is shut down"))
-            elif not self.accepting:
-                self.send(error_message(msg_id, -32002, "the server is not initialized"))
             else:
                 task = asyncio.get_running_loop().create_task(self._custom(msg_id, method, message.get("params")))
                 self._tasks[msg_id] = task
-                task.add_done_callback(lambda _: self._tasks.pop(msg_id, None))
+                task.add_done_callback(lambda done: self._forget(msg_id, done))
             return
-        if method == "$/cancelRequest":
-            target = (message.get("params") or {}).get("id")
+        if msg_id is not None and isinstance(method, str) and _notification(method):
+            self.send(error_message(msg_id, m.INVALID_REQUEST, f"{method} is a notification: it takes no `id`"))
+            return
+        if method == m.CANCEL_REQUEST:
+            params = message.get("params")
+            target = params.get("id") if isinstance(params, dict) else None
+            if not isinstance(target, str | int):
+                return  # a malformed notification has no one to answer
             if target in self._tasks:
                 self._tasks[target].cancel()
                 return
         if self.shut_down and msg_id is not None and method not in (None, "exit"):
             self.send(error_message(msg_id, m.INVALID_REQUEST, "the server is shut down"))
             return
+        if method is not None and "params" not in message:
+            message = {**message, "params": None}  # optional in JSON-RPC; pygls requires the key
         try:
             structured = self.ls.protocol.structure_message(message)
-        except JsonRpcException as e:
+        except JsonRpcException as e:  # params pygls cannot read: the client's fault, not ours
             if msg_id is not None and method is not None:
-                self.send(error_message(msg_id, e.code, f"{method}: {e.message}"))
+                self.send(error_message(msg_id, m.INVALID_PARAMS, f"{method}: invalid params ({e.message})"))
             return
         self.ls.protocol.handle_message(structured)
+
+    def _forget(self, msg_id: Any, done: asyncio.Task[None]) -> None:
+        if self._tasks.get(msg_id) is done:
+            del self._tasks[msg_id]
 
     async def _custom(self, msg_id: Any, method: str, params: Any) -> None:
         handler = self._handlers.get(method)
         try:
+            await self._settled()
             if handler is None:
                 self.send(error_message(msg_id, m.METHOD_NOT_FOUND, f"unknown method {method}"))
                 return
@@ -186,7 +222,7 @@ class Session:
             return
         except Exception as e:  # a bug: answer, log, keep serving
             log.exception("%s failed", method)
-            self.send(error_message(msg_id, -32603, f"internal error in {method}: {e}"))
+            self.send(error_message(msg_id, m.INTERNAL_ERROR, f"internal error in {method}: {e}"))
             return
         if isinstance(result, EngineError):
             self.send(error_message(msg_id, m.SERVER_ERROR, result.message, result.to_json()))
@@ -196,22 +232,19 @@ class Session:
     # -- workspace ---------------------------------------------------------------------
 
     def inside(self, path: str) -> str:
-        """`path`, if it is inside this connection's workspace roots; else invalid params."""
-        absolute = Path(os.path.abspath(path))
-        if self.roots and not any(absolute == r or absolute.is_relative_to(r) for r in self.roots):
-            raise m.ParamsError(f"{path} is outside this session's workspace roots")
-        return str(absolute)
+        """`path` resolved, if it is inside this connection's workspace; else invalid params."""
+        return self.workspace.inside(path)
 
     def default_root(self, params: dict[str, Any]) -> str:
         uri = params.get("uri")
         if uri is not None:
             return self.inside(m.path_of_uri(uri))
-        if not self.roots:
-            raise m.ParamsError("`uri` is required when the session has no workspace root")
-        return str(self.roots[0])
+        if not self.workspace.current:
+            raise m.ParamsError("`uri` is required when the connection has no workspace folder")
+        return str(self.workspace.current[0].real)
 
     def covers(self, root: Path) -> bool:
-        return not self.roots or any(root == r or root.is_relative_to(r) or r.is_relative_to(root) for r in self.roots)
+        return self.workspace.covers(root)
 
     # -- custom requests ---------------------------------------------------------------
 
@@ -232,8 +265,8 @@ class Session:
         }
 
     async def projects(self, params: dict[str, Any]) -> Any:
-        for root in self.roots:
-            await self.engine.project_for(str(root))
+        for folder in self.workspace.current:
+            await self.engine.project_for(str(folder.real))
         status = self.engine.status()
         projects: list[dict[str, Any]] = status["projects"]  # type: ignore[assignment]
         return [p for p in projects if self.covers(Path(p["root"]))]
@@ -247,7 +280,7 @@ class Session:
             return [
                 {
                     "module": mod.name,
-                    "uri": m.uri_of_path(mod.path),
+                    "uri": self.workspace.uri(mod.path),
                     "library": mod.library,
                     "batchId": batch_of.get(mod.name),
                 }
@@ -256,8 +289,8 @@ class Session:
 
     async def module_info(self, params: dict[str, Any]) -> Any:
         path = self.inside(m.text_document(params) or "")
-        info = await self.engine.module_info(path)
-        return info if isinstance(info, EngineError) else {"uri": m.uri_of_path(path), **info.to_json()}
+        info = await self.engine.module_info(path, self.name)
+        return info if isinstance(info, EngineError) else {"uri": params["textDocument"]["uri"], **info.to_json()}
 
     async def plan(self, params: dict[str, Any]) -> Any:
         root = self.default_root(params)
@@ -269,7 +302,7 @@ class Session:
             return result
         managed = await self.engine.project_for(root)
         assert not isinstance(managed, EngineError)
-        return plan_result(result, managed.root)
+        return plan_result(result, self.workspace.shown(managed.root))
 
     async def fingerprint(self, params: dict[str, Any]) -> Any:
         fp = await self.engine.fingerprint(self.default_root(params))
@@ -280,7 +313,7 @@ class Session:
         digest = m.opt_str(params, "sessionKey")
         if path is None and digest is None:
             raise m.ParamsError("give `textDocument` or `sessionKey`")
-        key = await self.engine.prewarm(path=self.inside(path) if path else None, key_digest=digest)
+        key = await self.engine.prewarm(self.inside(path) if path else None, digest, self.name)
         if isinstance(key, EngineError):
             return key
         self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports) or "(no imports)")
@@ -290,14 +323,15 @@ class Session:
         path = self.inside(m.text_document(params) or "")
         command = m.opt_str(params, "command")
         timeout = m.opt_positive_int(params, "timeoutMs")
-        result = await self.engine.run(path, command, None if timeout is None else timeout / 1000)
-        return result if isinstance(result, EngineError) else {"uri": m.uri_of_path(path), **result.to_json()}
+        result = await self.engine.run(path, command, None if timeout is None else timeout / 1000, self.name)
+        return result if isinstance(result, EngineError) else {"uri": params["textDocument"]["uri"], **result.to_json()}
 
     async def check(self, params: dict[str, Any]) -> Any:
         path = self.inside(m.text_document(params) or "")
         timeout = m.opt_positive_int(params, "timeoutMs")
         build_check = m.opt_bool(params, "buildCheck", True)
-        outcome = await self.engine.check(path, None if timeout is None else timeout / 1000, build_check)
+        seconds = None if timeout is None else timeout / 1000
+        outcome = await self.engine.check(path, seconds, build_check, self.name)
         return outcome if isinstance(outcome, EngineError) else outcome.to_json()
 
     async def status(self, params: dict[str, Any]) -> Any:
@@ -310,7 +344,7 @@ class Session:
         every = m.opt_bool(params, "all", False)
         if path is None and digest is None and not every:
             raise m.ParamsError("give `textDocument`, `sessionKey` or `all: true`")
-        evicted = await self.engine.evict(digest, self.inside(path) if path else None, every)
+        evicted = await self.engine.evict(digest, self.inside(path) if path else None, every, self.name)
         return evicted if isinstance(evicted, EngineError) else {"evicted": evicted}
 
     async def stop_daemon(self, params: dict[str, Any]) -> Any:
@@ -323,9 +357,10 @@ class Session:
         ls = self.ls
 
         @ls.feature(types.INITIALIZE)
+        @invalid_params
         def initialize(params: types.InitializeParams) -> None:
             options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
-            if self.hub.token is not None and options.get("token") != self.hub.token:
+            if self.hub.token is not None and not _same_token(options.get("token"), self.hub.token):
                 asyncio.get_running_loop().call_soon(self.close)
                 raise JsonRpcException(
                     code=m.INVALID_REQUEST, message="a valid `initializationOptions.token` is required"
@@ -333,14 +368,14 @@ class Session:
             if "prewarmOnOpen" in options:
                 self.prewarm_on_open = bool(options["prewarmOnOpen"])
             folders = [f.uri for f in params.workspace_folders or []] or ([params.root_uri] if params.root_uri else [])
-            self.roots = [Path(m.path_of_uri(u)).resolve() for u in folders if u and u.startswith("file:")]
+            self.workspace.declare(folders)
             self.accepting = True
 
         @ls.feature(types.INITIALIZED)
         async def initialized(params: types.InitializedParams) -> None:
             self.initialized = True
-            for root in self.roots:
-                asyncio.get_running_loop().create_task(self.hub.open_for(self, root))
+            for folder in self.workspace.current:
+                asyncio.get_running_loop().create_task(self.hub.open_for(self, folder.real))
 
         @ls.feature(types.SHUTDOWN)
         def shutdown(params: Any) -> None:
@@ -350,35 +385,38 @@ class Session:
 
         @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
         async def folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
-            removed = {Path(m.path_of_uri(f.uri)).resolve() for f in params.event.removed}
-            added = [Path(m.path_of_uri(f.uri)).resolve() for f in params.event.added]
-            self.roots = [r for r in self.roots if r not in removed] + added
-            for root in added:
-                await self.hub.open_for(self, root)
+            event = params.event
+            added = self.workspace.change([f.uri for f in event.added], [f.uri for f in event.removed])
+            for folder in added:
+                await self.hub.open_for(self, folder.real)
 
         @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
         async def did_open(params: types.DidOpenTextDocumentParams) -> None:
-            path = self._lean_path(params.text_document.uri)
-            if path is None:
-                return
-            await self.engine.set_buffer(path, params.text_document.text)
-            if self.prewarm_on_open:
-                key = await self.engine.prewarm(path=path)
+            async with self._documents:
+                await self._adopt(params.text_document.uri)
+                path = self._lean_path(params.text_document.uri)
+                if path is None:
+                    return
+                await self._set_buffer(path, params.text_document.text)
+            if self.prewarm_on_open and not self.closed:
+                key = await self.engine.prewarm(path, None, self.name)
                 if not isinstance(key, EngineError):
                     self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports))
 
         @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         async def did_change(params: types.DidChangeTextDocumentParams) -> None:
-            path = self._lean_path(params.text_document.uri)
-            if path is not None:
-                document = self.ls.workspace.get_text_document(params.text_document.uri)
-                await self.engine.set_buffer(path, document.source)
+            async with self._documents:
+                path = self._lean_path(params.text_document.uri)
+                if path is not None:
+                    document = self.ls.workspace.get_text_document(params.text_document.uri)
+                    await self._set_buffer(path, document.source)
 
         @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
         async def did_close(params: types.DidCloseTextDocumentParams) -> None:
-            path = self._lean_path(params.text_document.uri)
-            if path is not None:
-                await self.engine.set_buffer(path, None)
+            async with self._documents:
+                path = self._lean_path(params.text_document.uri)
+                if path is not None:
+                    await self._set_buffer(path, None)
 
         @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
         async def did_save(params: types.DidSaveTextDocumentParams) -> None:
@@ -387,18 +425,43 @@ class Session:
                 await self.engine.apply_paths(path, [path])
 
         @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
+        @invalid_params
         async def code_lens(params: types.CodeLensParams) -> list[types.CodeLens]:
+            await self._settled()
             path = self._lean_path(params.text_document.uri)
             if path is None:
                 return []
-            info = await self.engine.module_info(path)
+            info = await self.engine.module_info(path, self.name)
             if isinstance(info, EngineError):
                 return []
             return [lens(info, params.text_document.uri)]
 
         @ls.command(m.PREWARM_COMMAND)
+        @invalid_params
         async def prewarm_command(uri: str) -> Any:
             return await self.prewarm({"textDocument": {"uri": uri}})
+
+    async def _settled(self) -> None:
+        """Wait until the document changes sent before this request are applied."""
+        async with self._documents:
+            pass
+
+    async def _set_buffer(self, path: str, text: str | None) -> None:
+        await self.engine.set_buffer(path, text, self.name)
+        if self.closed:  # it closed while the buffer was on its way: take it back
+            self.engine.drop_buffers(self.name)
+
+    async def _adopt(self, uri: str) -> None:
+        """With no workspace folder declared, an opened document's project joins the workspace."""
+        if self.workspace.folders or not uri.startswith("file:") or not uri.endswith(".lean"):
+            return
+        path = m.path_of_uri(uri)
+        managed = await self.engine.project_for(path)
+        if isinstance(managed, EngineError):
+            return
+        folder = self.workspace.adopt(path, managed.root)
+        if folder is not None and self.initialized:
+            asyncio.get_running_loop().create_task(self.hub.open_for(self, folder.real))
 
     def _lean_path(self, uri: str) -> str | None:
         if not uri.startswith("file:") or not uri.endswith(".lean"):
@@ -407,6 +470,34 @@ class Session:
         with contextlib.suppress(m.ParamsError):
             return self.inside(path)
         return None
+
+
+def invalid_params(handler: F) -> F:
+    """A pygls handler whose `ParamsError` is answered -32602 (pygls answers other errors -32603)."""
+    if asyncio.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def answering(*args: Any) -> Any:
+            try:
+                return await handler(*args)
+            except m.ParamsError as e:
+                raise JsonRpcInvalidParams(str(e)) from None
+
+        return cast(F, answering)
+
+    @functools.wraps(handler)
+    def answering_now(*args: Any) -> Any:
+        try:
+            return handler(*args)
+        except m.ParamsError as e:
+            raise JsonRpcInvalidParams(str(e)) from None
+
+    return cast(F, answering_now)
+
+
+def _same_token(given: Any, token: str) -> bool:
+    """Compared in constant time, so the comparison does not tell how much of a guess was right."""
+    return isinstance(given, str) and given.isascii() and secrets.compare_digest(given, token)
 
 
 def lens(info: ModuleInfo, uri: str) -> types.CodeLens:

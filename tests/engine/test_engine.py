@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from lean_batchd.engine import Engine, EngineConfig, EngineError, ModuleInfo, RunResult
 from lean_batchd.engine.managed import ManagedProject
+from lean_batchd.engine.outcome import FileOutcome
 from lean_batchd.lake import LakeProject, discover
 from lean_batchd.plan import context_for, plan, work_from_model
 from lean_batchd.plan.diff import PlanDiff
@@ -117,19 +118,62 @@ def test_an_unsaved_header_changes_the_files_session(demo: Path) -> None:
     path = str(demo / "src/Demo/Lemmas.lean")
 
     async def body(engine: Engine) -> None:
-        before = await engine.module_info(path)
+        before = await engine.module_info(path, "editor")
         assert isinstance(before, ModuleInfo) and not before.unsaved
         text = Path(path).read_text()
-        await engine.set_buffer(path, text.replace("import Demo.Order\n", ""))
-        after = await engine.module_info(path)
+        await engine.set_buffer(path, text.replace("import Demo.Order\n", ""), "editor")
+        after = await engine.module_info(path, "editor")
         assert isinstance(after, ModuleInfo) and after.unsaved and after.session_key != before.session_key
         assert after.imports == ("import Demo.Algebra",)
-        await engine.set_buffer(path, text + "\n-- body edits keep the session\n")
-        same = await engine.module_info(path)
+        await engine.set_buffer(path, text + "\n-- body edits keep the session\n", "editor")
+        same = await engine.module_info(path, "editor")
         assert isinstance(same, ModuleInfo) and same.session_key == before.session_key
-        await engine.set_buffer(path, None)
-        closed = await engine.module_info(path)
+        await engine.set_buffer(path, None, "editor")
+        closed = await engine.module_info(path, "editor")
         assert isinstance(closed, ModuleInfo) and not closed.unsaved
+
+    engine_run(body)
+
+
+def test_buffers_belong_to_their_owner_and_go_with_it(demo: Path) -> None:
+    path = str(demo / "Main.lean")
+    unsaved = "import Demo.Basic\n\ntheorem t : True := sorry\n"
+
+    async def body(engine: Engine) -> None:
+        disk = await engine.module_info(path)
+        assert isinstance(disk, ModuleInfo)
+        await engine.set_buffer(path, unsaved, "a")
+        mine, theirs, nobodys = [await engine.module_info(path, o) for o in ("a", "b", None)]
+        assert isinstance(mine, ModuleInfo) and mine.unsaved and mine.session_key != disk.session_key
+        for other in (theirs, nobodys):
+            assert isinstance(other, ModuleInfo) and not other.unsaved and other.session_key == disk.session_key
+        ran = await engine.run(path, None, None, "a")
+        assert isinstance(ran, RunResult) and "sorry" in ran.messages[0].text  # a's text
+        checked = await engine.check(path, None, False)
+        assert isinstance(checked, FileOutcome) and checked.messages == ()  # the file on disk
+        assert engine.status()["projects"][0]["openBuffers"] == 1  # type: ignore[index]
+        engine.drop_buffers("a")
+        assert engine.status()["projects"][0]["openBuffers"] == 0  # type: ignore[index]
+        gone = await engine.module_info(path, "a")
+        assert isinstance(gone, ModuleInfo) and not gone.unsaved and gone.session_key == disk.session_key
+
+    engine_run(body)
+
+
+def test_a_path_through_a_symlink_is_the_same_module_and_session(demo: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(demo)
+
+    async def body(engine: Engine) -> None:
+        real = await engine.module_info(str(demo / "src/Demo/Algebra.lean"))
+        linked = await engine.module_info(str(link / "src/Demo/Algebra.lean"))
+        assert isinstance(real, ModuleInfo) and isinstance(linked, ModuleInfo)
+        assert linked.module == "Demo.Algebra" and linked.session_key == real.session_key
+        assert linked.path == real.path == str(demo / "src/Demo/Algebra.lean")
+        await engine.set_buffer(str(link / "Main.lean"), "import Demo.Order\n", "a")
+        opened = await engine.module_info(str(demo / "Main.lean"), "a")
+        assert isinstance(opened, ModuleInfo) and opened.unsaved  # one buffer, whichever spelling
+        assert list(engine.projects) == [demo]
 
     engine_run(body)
 
