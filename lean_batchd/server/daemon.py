@@ -104,7 +104,9 @@ async def _serve_connection(hub: Hub, reader: asyncio.StreamReader, writer: asyn
     session = Session(hub, loop_writer, name)
     hub.attach(session)
     try:
-        await read_messages(reader, session.receive, loop_writer.write)
+        broken = await read_messages(reader, session.receive, loop_writer.write)
+        if broken is not None:
+            log.warning("dropping %s: %s", name, broken)
     except (ConnectionError, OSError) as e:
         log.info("connection %s lost: %s", name, e)
     finally:

@@ -1,10 +1,14 @@
 """JSON-RPC framing over asyncio streams, strict about bad input.
 
 pygls's own loop logs malformed JSON and moves on without a reply; here a
-body that is not JSON gets a -32700 reply, an object that is not a request
-gets -32600, and a broken header or an oversized message drops only this
-connection. Writes never block the loop: a client that stops reading is
-dropped once too much is queued for it.
+body that is not JSON (or nested too deep to parse) gets -32700, and an
+object that is not a JSON-RPC request, notification or response (an `id`
+that is not a string or an integer, a `method` that is not a string) gets
+-32600, with the `id` when it is usable. Nothing a message says can end the
+connection: a fault while handling one is answered -32603. Only a broken
+frame (a bad header, an oversized message) does, since the stream cannot be
+resynchronised; the reader then says why. Writes never block the loop: a
+client that stops reading is dropped once too much is queued for it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .methods import INVALID_REQUEST, PARSE_ERROR
+from .methods import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 
 log = logging.getLogger(__name__)
 MAX_HEADER = 8192
@@ -65,22 +69,40 @@ def error_message(msg_id: Any, code: int, message: str, data: Any = None) -> dic
     return {"jsonrpc": "2.0", "id": msg_id, "error": error}
 
 
+def usable_id(value: Any) -> bool:
+    """LSP ids are integers or strings (JSON-RPC's fractional numbers and null are not)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def invalid(message: Any) -> str | None:
+    """Why `message` is not a JSON-RPC 2.0 request, notification or response; None if it is."""
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        return "not a JSON-RPC 2.0 object"
+    if "id" in message and not usable_id(message["id"]):
+        return "`id` must be a string or an integer"
+    if "method" in message:
+        return None if isinstance(message["method"], str) else "`method` must be a string"
+    if "id" in message and ("result" in message) != ("error" in message):
+        return None  # a response
+    return "neither a request, a notification nor a response"
+
+
 async def read_messages(
-    reader: asyncio.StreamReader, deliver: Callable[[Any], None], reply: Callable[[bytes], None]
-) -> None:
-    """Read framed messages until EOF or a framing error; parse errors are answered, not fatal."""
+    reader: asyncio.StreamReader, deliver: Callable[[dict[str, Any]], None], reply: Callable[[bytes], None]
+) -> str | None:
+    """Read framed messages until EOF (None) or a broken frame (why). Every message is answered
+    or delivered; a message's fault never ends the loop."""
     while True:
         length = None
         while True:
             try:
                 line = await reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError:
-                return
+            except asyncio.IncompleteReadError as e:
+                return None if not e.partial else "the stream ended inside a header"
             except asyncio.LimitOverrunError:
-                log.warning("header line too long; dropping the connection")
-                return
+                return "a header line is too long"
             if len(line) > MAX_HEADER:
-                return
+                return "a header line is too long"
             if line in (b"\r\n", b"\n"):
                 break
             name, _, value = line.decode("ascii", errors="replace").partition(":")
@@ -88,21 +110,31 @@ async def read_messages(
                 try:
                     length = int(value.strip())
                 except ValueError:
-                    return
+                    return f"bad Content-Length header: {value.strip()[:40]!r}"
         if length is None or length < 0 or length > MAX_BODY:
-            log.warning("missing or bad Content-Length; dropping the connection")
-            return
+            return "missing Content-Length" if length is None else f"Content-Length {length} out of range"
         try:
             body = await reader.readexactly(length)
         except asyncio.IncompleteReadError:
-            return
-        try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            reply(frame(error_message(None, PARSE_ERROR, f"Parse error: {e}")))
-            continue
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
-            msg_id = message.get("id") if isinstance(message, dict) else None
-            reply(frame(error_message(msg_id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 object")))
-            continue
+            return "the stream ended inside a message"
+        handle(body, deliver, reply)
+
+
+def handle(body: bytes, deliver: Callable[[dict[str, Any]], None], reply: Callable[[bytes], None]) -> None:
+    """One message body: parsed, checked, delivered; any fault answered."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        reply(frame(error_message(None, PARSE_ERROR, f"Parse error: {str(e)[:200]}")))
+        return
+    problem = invalid(message)
+    if problem is not None:
+        msg_id = message.get("id") if isinstance(message, dict) and usable_id(message.get("id")) else None
+        reply(frame(error_message(msg_id, INVALID_REQUEST, f"Invalid Request: {problem}")))
+        return
+    try:
         deliver(message)
+    except Exception as e:  # a bug: answer, log, keep serving
+        log.exception("handling %s failed", message.get("method", "a response"))
+        if "method" in message and "id" in message:
+            reply(frame(error_message(message["id"], INTERNAL_ERROR, f"internal error: {e}")))
