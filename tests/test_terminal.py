@@ -243,7 +243,7 @@ def test_build_first_ends_with_one_hint(demo: Path) -> None:
 
 def test_serve_in_a_terminal_says_what_it_is() -> None:
     term = Terminal(["serve", "--simulate"])
-    term.read(3)
+    term.read_until("speaking LSP")
     term.interrupt()
     term.wait(timeout=15)
     assert "speaking LSP on stdin/stdout" in term.screen()
