@@ -20,7 +20,7 @@ from pathlib import Path
 from .config import LeanConfig
 from .diagnostics import Diagnostic
 from .fingerprint import SourceSetDigest
-from .graph import Module, ModuleGraph, Resolution
+from .graph import Module, ModuleGraph, Resolution, ResolutionKind
 from .layout import Claim, PackageLayout
 from .libraries import LibraryModules
 from .names import is_prefix
@@ -477,9 +477,23 @@ class ProjectState:
             if self.cache.get(path, key) is None:
                 changed.add(path)
         changed |= set(self._read_notes)
+        changed.update(self._appeared_dependency_files())
         if not changed:
             return ModelChange()
         return self._apply(changed)
+
+    def _appeared_dependency_files(self) -> list[str]:
+        """Files of dependency packages that imports name but that were missing, and now exist
+        (a watcher reports them as they come; a rescan must find them itself)."""
+        root = str(self.root.root)
+        out = []
+        for module in self.graph.modules.values():
+            for r in module.resolutions:
+                if r.kind is ResolutionKind.UNRESOLVED and r.path is not None and r.package != self.layout.name:
+                    path = os.path.join(root, r.path)
+                    if os.path.isfile(path):
+                        out.append(path)
+        return out
 
     def display(self, path: str) -> str:
         """Paths as users see them: relative to the project root when inside it."""
