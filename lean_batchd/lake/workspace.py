@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from .config import ConfigKind, PackageConfig
@@ -208,4 +208,23 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
         config_files=frozenset(config_files),
         config_digest=config_digest(frozenset(config_files)),
         diagnostics=tuple(notes),
+    )
+
+
+def keeping_config(workspace: Workspace, previous: Workspace) -> Workspace:
+    """The new workspace with the previous usable lakefile configuration: a lakefile caught
+    half-edited (or unreadable) reports its error without emptying the model."""
+    note = diagnostic(
+        Code.LAKEFILE_PARSE_ERROR,
+        Severity.WARNING,
+        "the lakefile cannot be read as a whole; its libraries and executables are kept from its last "
+        "readable version until it is fixed",
+        workspace.root.lakefile,
+    )
+    config = previous.config
+    return replace(
+        workspace,
+        config=config,
+        layout=PackageLayout(config.name, workspace.root.root, config),
+        diagnostics=(*workspace.diagnostics, note),
     )

@@ -162,6 +162,36 @@ def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]
         assert snapshot(rescanned) == snapshot(fresh(root))
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6))
+def test_a_rescan_after_each_change_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
+    """What a stored model goes through: each run rescans what changed since the last one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp).resolve()
+        initial_tree(root, lakefile)
+        rescanned = fresh(root)
+        state = {"lakefile": lakefile}
+        for op in ops:
+            apply(root, op, state)
+            rescanned.rescan()
+            assert snapshot(rescanned) == snapshot(fresh(root)), op
+
+
+def test_rescan_finds_a_dependency_file_an_import_was_missing(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setattr("lean_batchd.lake.source.RACY_WINDOW_NS", 0)  # files just written count as settled
+    root = tmp_path.resolve()
+    initial_tree(root)
+    dep = root / ".lake/packages/dep/Dep/Y.lean"
+    text = dep.read_text()
+    dep.unlink()
+    project = fresh(root)
+    assert project.graph.get("Dep.Y") is None
+    dep.write_text(text)
+    change = project.rescan()
+    assert "Dep.Y" in change.added and project.graph.get("Dep.Y") is not None
+    assert snapshot(project) == snapshot(fresh(root))
+
+
 def test_changes_are_classified(tree) -> None:  # type: ignore[no-untyped-def]
     root = tree({"lakefile.toml": LAKEFILES[0], "A.lean": "import A.B\n", "A/B.lean": "def b := 1\n"}).resolve()
     p = fresh(root)
