@@ -426,6 +426,19 @@ class Engine:
         got = await self._session(absolute, owner)
         return got if isinstance(got, EngineError) else got[1].key
 
+    async def buffer_diagnostics(self, path: str, owner: str) -> list[Diagnostic] | None:
+        """What `owner`'s unsaved buffer of `path` shows wrong in its header, as a save would
+        report it; None when `owner` has no buffer of it."""
+        managed = await self.project_for(path)
+        if isinstance(managed, EngineError):
+            return None
+        absolute = real_path(path)
+        async with managed.lock:
+            text = managed.buffer(absolute, owner)
+            if text is None:
+                return None
+            return await model_thread(managed.project.buffer_diagnostics, absolute, text)
+
     def drop_buffers(self, owner: str) -> None:
         """`owner` is gone (closed or disconnected): so are its unsaved buffers. One dict operation
         per project, so it is safe beside a thread reading other owners' buffers."""

@@ -11,23 +11,35 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
-from .graph import Module, ModuleGraph, ResolutionKind
+from .graph import Module, ModuleGraph, Resolution, ResolutionKind
+from .header import Header
 from .layout import Claim, PackageLayout, name_diagnostics
 
 
 def module_findings(module: Module, packages_missing: bool) -> list[Diagnostic]:
     """A module's name, its header's own diagnostics and its unresolved imports (warnings
     rather than errors while some dependency packages are not on disk)."""
-    out = name_diagnostics(module.name, module.source.shown) + list(module.header.diagnostics)
+    shown_path = module.source.shown
+    return name_diagnostics(module.name, shown_path) + header_findings(
+        module.header, module.resolutions, shown_path, packages_missing
+    )
+
+
+def header_findings(
+    header: Header, resolutions: Sequence[Resolution], shown_path: str, packages_missing: bool
+) -> list[Diagnostic]:
+    """A header's own diagnostics and its unresolved imports: a saved module's, or an editor's
+    unsaved buffer's."""
+    out = list(header.diagnostics)
     severity = Severity.WARNING if packages_missing else Severity.ERROR
-    found = zip(module.imports, module.resolutions, strict=True)
-    unresolved = {i.offset: (i, r) for i, r in found if r.kind is ResolutionKind.UNRESOLVED}
+    found = zip(header.imports, resolutions, strict=True)
+    unresolved = {i.offset: r for i, r in found if r.kind is ResolutionKind.UNRESOLVED}
     if not unresolved:
         return out
-    for imp, at in zip(module.imports, module.header.positions(), strict=True):
+    for imp, at in zip(header.imports, header.positions(), strict=True):
         if imp.offset in unresolved:
-            message = f"cannot resolve import {imp.module}: {unresolved[imp.offset][1].reason}"
-            out.append(diagnostic(Code.UNRESOLVED_IMPORT, severity, message, module.source.shown, at.line, at.column))
+            message = f"cannot resolve import {imp.module}: {unresolved[imp.offset].reason}"
+            out.append(diagnostic(Code.UNRESOLVED_IMPORT, severity, message, shown_path, at.line, at.column))
     return out
 
 

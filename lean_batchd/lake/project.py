@@ -13,9 +13,10 @@ from pathlib import Path
 
 from .config import LeanConfig
 from .diagnostics import Diagnostic
-from .findings import clash_findings, cycle_findings, module_findings, shown
+from .findings import clash_findings, cycle_findings, header_findings, module_findings, shown
 from .fingerprint import ProjectFingerprint
 from .graph import Module
+from .header import parse_header_text
 from .layout import PackageLayout
 from .libraries import LibraryModules, library_sets
 from .names import is_prefix
@@ -165,6 +166,14 @@ class LakeProject(ProjectState):
 
     def _any_module(self, root: str) -> bool:
         return any(is_prefix(root, m) for m in self._walked)
+
+    def buffer_diagnostics(self, path: str, text: str) -> list[Diagnostic]:
+        """An editor's unsaved text for `path`: its header's diagnostics as a save would give
+        them, its imports resolved as Lake would, and nothing put into the model."""
+        shown_path = self.display(path)
+        header = parse_header_text(text, shown_path)
+        resolutions = [self._resolver.resolve(i.module, self.graph, self._walked, [], {}) for i in header.imports]
+        return shown(header_findings(header, resolutions, shown_path, bool(self.workspace.missing)), self.display)
 
     def module_diagnostics(self, name: str) -> list[Diagnostic]:
         """What concerns one module (for an editor showing one file): O(its header), not O(project)."""

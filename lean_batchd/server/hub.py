@@ -127,23 +127,45 @@ class Hub:
                 self._publish(session, root, by_file)
 
     def _publish(self, session: Session, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
+        """The project's diagnostics as `session` sees them: its unsaved buffers' headers' instead
+        of the saved files' where it has such a buffer."""
         now: set[str] = set()
-        for path, found in by_file.items():
-            if not found:
-                continue
-            uri = session.workspace.uri(path)
-            now.add(uri)
-            try:
-                lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
-            except OSError:
-                lines = []
-            session.ls.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=[lsp_diagnostic(d, lines) for d in found])
-            )
+        unsaved = {p: found for p, (found, _) in session.unsaved.items() if Path(p).is_relative_to(root)}
+        for path, found in {**by_file, **unsaved}.items():
+            if found:
+                now.add(self._send(session, path, found))
         prefix = session.workspace.uri(root)
         for uri in {u for u in session.published if u.startswith(prefix)} - now:
             session.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         session.published = {u for u in session.published if not u.startswith(prefix)} | now
+
+    def buffer_changed(self, session: Session, path: str, unsaved: tuple[list[Diagnostic], list[str]] | None) -> None:
+        """`session`'s buffer of `path` now has these header diagnostics and lines (None: closed).
+        A header fixed or broken in the editor shows at once there, and only there."""
+        saved = next((d.get(path, []) for r, d in self._diagnostics.items() if Path(path).is_relative_to(r)), [])
+        before = session.unsaved.pop(path, None)
+        if unsaved is not None:
+            session.unsaved[path] = unsaved
+        found = unsaved[0] if unsaved is not None else saved
+        if found == (before[0] if before is not None else saved) or session.closed or not session.initialized:
+            return
+        uri = self._send(session, path, found)
+        session.published = (session.published | {uri}) if found else (session.published - {uri})
+
+    def _send(self, session: Session, path: str, found: list[Diagnostic]) -> str:
+        uri = session.workspace.uri(path)
+        unsaved = session.unsaved.get(path)
+        if unsaved is not None:
+            lines = unsaved[1]
+        else:
+            try:
+                lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
+            except OSError:
+                lines = []
+        session.ls.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=[lsp_diagnostic(d, lines) for d in found])
+        )
+        return uri
 
     def _worker_changed(self, info: WorkerInfo) -> None:
         params = worker_changed(info)

@@ -30,6 +30,7 @@ from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 from .. import __version__
 from ..engine.values import EngineError, ModuleInfo
+from ..lake.diagnostics import Diagnostic
 from ..plan.keys import Profile, Strategy
 from . import methods as m
 from .render import fingerprint_result, plan_result
@@ -124,6 +125,9 @@ class Session:
         self.closed = False
         self.prewarm_on_open = hub.prewarm_on_open
         self.published: set[str] = set()
+        self.unsaved: dict[str, tuple[list[Diagnostic], list[str]]] = {}
+        """This connection's unsaved buffers' header diagnostics and lines, by path: what it is
+        shown for those files instead of the saved files' diagnostics."""
         self._tasks: dict[Any, asyncio.Task[None]] = {}
         self._documents = asyncio.Lock()
         """Held while a didOpen/didChange/didClose is applied; a request waits for those sent
@@ -450,6 +454,9 @@ class Session:
         await self.engine.set_buffer(path, text, self.name)
         if self.closed:  # it closed while the buffer was on its way: take it back
             self.engine.drop_buffers(self.name)
+            return
+        found = await self.engine.buffer_diagnostics(path, self.name) if text is not None else None
+        self.hub.buffer_changed(self, path, None if found is None or text is None else (found, text.split("\n")))
 
     async def _adopt(self, uri: str) -> None:
         """With no workspace folder declared, an opened document's project joins the workspace."""

@@ -224,6 +224,25 @@ local function main()
     end)
   end)
 
+  test('an import broken and fixed in the unsaved buffer is flagged and cleared without :w', function()
+    local function flagged()
+      for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+        if d.source == 'lean-batchd' and d.code == 'unresolved-import' and d.lnum == 0 then
+          return true
+        end
+      end
+      return false
+    end
+    vim.api.nvim_buf_set_lines(bufnr, 0, 0, false, { 'import Demo.Gone' })
+    vim.api.nvim_exec_autocmds('TextChanged', { buffer = bufnr })
+    wait_for('the unresolved import to be flagged', flagged)
+    vim.api.nvim_buf_set_lines(bufnr, 0, 1, false, {})
+    vim.api.nvim_exec_autocmds('TextChanged', { buffer = bufnr })
+    wait_for('the flag to clear', function()
+      return not flagged()
+    end)
+  end)
+
   if vim.fn.has('nvim-0.8') == 1 then
     test(':checkhealth lean_batchd reports the package, the daemon and the missing REPL', function()
       vim.cmd('checkhealth lean_batchd')
