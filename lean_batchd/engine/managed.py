@@ -21,10 +21,10 @@ from ..lake.header import parse_header_text
 from ..lake.names import escape_part
 from ..lake.project import LakeProject, ModelChange
 from ..plan.diff import PlanDiff, diff_plans
-from ..plan.keys import SessionKey, normalise
+from ..plan.keys import LeanOptions, SessionKey, header_imports
 from ..plan.model import context_for
 from ..plan.planner import Batch, Plan, PlanConfig, PlanContext, plan, refresh_plan, session_key
-from ..plan.work import ModuleWork, work_from_model
+from ..plan.work import ModuleWork, module_options, work_from_model
 from ..workers.shielding import run_to_end
 from .watch import FileChanges
 
@@ -54,6 +54,9 @@ class ManagedProject:
         self.root = project.root.root
         self.plan_config = plan_config
         self.lock = asyncio.Lock()
+        self.lake_lock = asyncio.Lock()
+        self.lake_verdicts: dict[str, bool] = {}
+        """Lake's answer per imported module (up to date or not), until a source or build changes."""
         self.buffers: dict[str, str] = {}
         self._context = context_for(project)
         self.plan: Plan = plan(work_from_model(project), self._context, plan_config)
@@ -82,7 +85,9 @@ class ManagedProject:
             changed = {*change.added, *change.removed, *change.header_changed, *change.body_changed}
             for name in list(changed):
                 changed |= graph.dependents(name)
-            work = work_from_model(self.project, {*change.added, *change.header_changed})
+            # A body change may reorder imports (the model's header digest ignores order, the
+            # session key does not), so its work item is rebuilt too: one header parse each.
+            work = work_from_model(self.project, {*change.added, *change.header_changed, *change.body_changed})
             removed = set(change.removed)
             self.plan = refresh_plan(old, work, changed, self._context, self.plan_config, removed)
         self._batches = {b.id: b for b in self.plan.batches}
@@ -123,14 +128,17 @@ class ManagedProject:
         module = local[0] if local else (modules[0] if modules else None)
         buffer = self.buffers.get(path)
         if module is not None:
-            (work,) = work_from_model(project, [module.name]) if project.is_local(module.name) else [_work(module)]
+            if project.is_local(module.name):
+                (work,) = work_from_model(project, [module.name])
+            else:
+                work = _work(module, module_options(project, module.name))
         else:
             work = self._outside(path)
         if buffer is not None:
             header = parse_header_text(buffer, project.display(path))
-            work = ModuleWork(
-                work.module, work.path, work.source_root, normalise(header.imports), header.is_module,
-                header.prelude, work.library, header.end,
+            work = replace(
+                work, imports=header_imports(header.imports), is_module=header.is_module,
+                prelude=header.prelude, header_end=header.end,
             )  # fmt: skip
         key = session_key(work, self.context(), self.plan_config)
         index = self.context().closures()
@@ -144,7 +152,7 @@ class ManagedProject:
         stem = escape_part(Path(path).stem)
         return ModuleWork(
             stem, self.project.display(path), self.project.display(str(Path(path).parent)),
-            normalise(header.imports), header.is_module, header.prelude, None, header.end,
+            header_imports(header.imports), header.is_module, header.prelude, None, header.end,
         )  # fmt: skip
 
     def text_of(self, path: str) -> str:
@@ -164,10 +172,10 @@ class ManagedProject:
         return os.path.abspath(path).startswith(str(self.root) + os.sep)
 
 
-def _work(module: Module) -> ModuleWork:
+def _work(module: Module, options: LeanOptions) -> ModuleWork:
     """A work item for a module the model reached outside the walked set (a dependency's)."""
     header = module.header
     return ModuleWork(
-        module.name, module.source.shown, ".", normalise(header.imports), header.is_module, header.prelude,
-        module.library, header.end,
+        module.name, module.source.shown, ".", header_imports(header.imports), header.is_module, header.prelude,
+        module.library, header.end, options,
     )  # fmt: skip

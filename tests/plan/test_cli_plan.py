@@ -25,6 +25,21 @@ def test_plan_json_contract() -> None:
     assert [m["module"] for m in shared["modules"]] == ["Demo.Algebra", "Demo.Order"]
 
 
+def test_plan_json_shows_options_and_each_module_files_elaboration_path() -> None:
+    """`module` files run in `lean --json` (the REPL imports their header without its main module);
+    every other file in its header's warm REPL session; each session shows its options."""
+    doc = json.loads(run("plan", str(DEMO), "--json").stdout)
+    paths = {m["module"]: m["elaboration"] for b in doc["batches"] for m in b["modules"]}
+    assert {m for m, e in paths.items() if e["path"] == "lean"} == {"Demo.Algebra", "Demo.Order"}
+    assert "main module" in paths["Demo.Algebra"]["reason"]
+    assert all(e["path"] == "repl" for m, e in paths.items() if m not in ("Demo.Algebra", "Demo.Order"))
+    for batch in doc["batches"]:
+        assert batch["options"] == {} == batch["capability"]["options"]
+        assert batch["session_key"]["options"] == []
+    table = run("plan", str(DEMO)).stdout
+    assert table.count("[lean --json]") == 1  # the one session of module files
+
+
 def test_plan_table_and_cover() -> None:
     done = run("plan", str(DEMO), "--profile", "module", "--strategy", "cover", "--max-closure", "4")
     assert done.returncode == 0
