@@ -374,7 +374,7 @@ class Engine:
                     "modules": len(m.project.local_modules()),
                     "batches": len(m.plan.batches),
                     "fingerprint": m.fingerprint.digest,
-                    "repl": r.to_json() if isinstance(r := self._repl.get(root), ReplFound) else None,
+                    "repl": list(r.command) if isinstance(r := self._repl.get(root), ReplFound) else None,
                     "watching": self._watchers[root].alive if root in self._watchers else False,
                 }
                 for root, m in self.projects.items()
