@@ -167,7 +167,8 @@ class _Planner:
 
     def key(self, work: ModuleWork, imports: tuple[Import, ...], is_module: bool, prelude: bool) -> SessionKey:
         c = self.config
-        memo_key = (work.library, work.source_root, imports, is_module, prelude, work.options, c.profile,
+        # options by repr: `True` and `1` are equal as tuple items but are different Lean values
+        memo_key = (work.library, work.source_root, imports, is_module, prelude, repr(work.options), c.profile,
                     c.protocol, c.worker_command, self.policy_digest, c.metadata)  # fmt: skip
         cached = self.context.memo.get(memo_key)
         if cached is not None:

@@ -160,13 +160,16 @@ def test_lake_options_are_part_of_the_key_by_value() -> None:
         ModuleWork("Y", "Y.lean", ".", (Import("A"),), library="L", options=tuple(list(strict))),
         ModuleWork("Z", "Z.lean", ".", (Import("A"),), library="L"),
     ]
-    p = plan(work, context(graph))
+    shared = context(graph)  # its key memo lives across plans
+    p = plan(work, shared)
     assert sorted(b.names() for b in p.batches) == [("X", "Y"), ("Z",)]
     with_options = next(b for b in p.batches if b.names() == ("X", "Y"))
     without = next(b for b in p.batches if b.names() == ("Z",))
     assert with_options.key.options == strict and with_options.capability()["options"] == dict(strict)
     assert with_options.key.environment()["options"] == [["autoImplicit", False], ["maxSynthPendingDepth", 3]]
     assert with_options.id != without.id  # the id people see changes with the options
+    as_nat = plan([replace(work[0], options=(("autoImplicit", 0), ("maxSynthPendingDepth", 3)))], shared)
+    assert as_nat.batches[0].key != with_options.key  # a Nat 0 is not the Bool false
 
 
 def test_flags_and_keywords_separate_keys() -> None:
