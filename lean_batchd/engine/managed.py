@@ -19,9 +19,10 @@ from ..lake.files import read_text
 from ..lake.graph import Module
 from ..lake.header import parse_header_text
 from ..lake.names import escape_part
+from ..lake.options import LeanOptions
 from ..lake.project import LakeProject, ModelChange
 from ..plan.diff import PlanDiff, diff_plans
-from ..plan.keys import LeanOptions, SessionKey, header_imports
+from ..plan.keys import SessionKey, header_imports
 from ..plan.model import context_for
 from ..plan.planner import Batch, Plan, PlanConfig, PlanContext, plan, refresh_plan, session_key
 from ..plan.work import ModuleWork, module_options, work_from_model

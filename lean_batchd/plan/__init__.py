@@ -7,7 +7,7 @@ whether any downstream result is still valid stays the caller's policy.
 from .closures import ClosureIndex
 from .diff import BatchChange, PlanDiff, diff_plans
 from .elaboration import Elaboration, ElaborationPath, elaboration_of
-from .keys import LeanOptions, MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy, header_imports
+from .keys import MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy, header_imports
 from .model import context_for, plan_project
 from .planner import Batch, ImportGraph, Plan, PlanConfig, PlanContext, PlanStats, plan, refresh_plan, session_key
 from .work import ModuleWork, work_from_model
@@ -19,7 +19,6 @@ __all__ = [
     "Elaboration",
     "ElaborationPath",
     "ImportGraph",
-    "LeanOptions",
     "MetadataExpectation",
     "ModuleWork",
     "Plan",

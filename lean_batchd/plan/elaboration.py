@@ -20,12 +20,12 @@ after the import, so a file needing one leaves the REPL too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..lake.config import OptionValue
+from ..lake.options import LeanOptions, lean_value
 from ..lake.toolchain import ToolchainKind, classify, version_tuple
-from .keys import LeanOptions, OptionValue
 
 REPL_MODULE_SYSTEM_SINCE: tuple[int, int, int] | None = None
 """The first Lean version whose REPL release imports a header with its main module (and so
@@ -111,15 +111,6 @@ def option_plan(options: LeanOptions) -> OptionPlan:
         else:
             together.append((name, value))
     return OptionPlan(tuple(together), tuple(weak), tuple(not_applied))
-
-
-def lean_value(value: OptionValue) -> str:
-    """A value as Lean source writes it: `true`, `3`, `"text"`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
 
 
 def set_options(options: tuple[tuple[str, OptionValue], ...]) -> str:

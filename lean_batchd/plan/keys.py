@@ -23,14 +23,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from ..lake.header import Import
+from ..lake.options import LeanOptions
 
 DIGEST_LENGTH = 16
-
-OptionValue = bool | int | str
-"""Lean's `LeanOptionValue`: a Bool, a Nat or a String."""
-LeanOptions = tuple[tuple[str, OptionValue], ...]
-"""The options Lake elaborates a module with: one value per name, sorted by name (the Lake
-model's `LeanOptions`)."""
 
 
 class Profile(StrEnum):
@@ -104,8 +99,8 @@ class SessionKey:
     worker_command: tuple[str, ...]
     metadata: MetadataExpectation | None = None
     options: LeanOptions = ()
-    """What Lake passes to Lean for the session's modules (`leanOptions`, `-D`): set after the
-    header's import, before any body."""
+    """What Lake passes to Lean for the session's modules (`leanOptions`, `-D`; the Lake model's
+    `LeanOptions`, sorted by name): set after the header's import, before any body."""
     full_digest: str = field(init=False, compare=False, repr=False)
     digest: str = field(init=False, compare=False, repr=False)
     """The session's name everywhere people and clients see one (`plan`, `check`, `status`,

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..lake.header import Import, Position
+from ..lake.options import LeanOptions
 from ..lake.project import LakeProject
-from .keys import LeanOptions, header_imports
+from .keys import header_imports
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,9 @@ class ModuleWork:
 
 
 def module_options(project: LakeProject, module: str) -> LeanOptions:
-    """The seam to the Lake model's options for a module (`leanOptions` and `-D` entries of
-    `moreLeanArgs`, package and library, in Lake's precedence). The model does not read them
-    yet; once it does, this returns `project.lean_options(module) or ()`."""
-    return ()
+    """The options Lake elaborates `module` with (`leanOptions` and `-D` entries of
+    `moreLeanArgs`, package and library, in Lake's precedence: the Lake model's answer)."""
+    return project.lean_options(module) or ()
 
 
 def work_from_model(project: LakeProject, modules: Iterable[str] | None = None) -> list[ModuleWork]:

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..plan.keys import LeanOptions
+from ..lake.options import LeanOptions
 from .failures import FailureKind, WorkerFailure
 from .process import ReplProcess
 from .protocol import Message, Pos

@@ -14,17 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from lean_batchd.check_command import message_lines
 from lean_batchd.engine import Engine, EngineConfig, ModuleInfo
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
-from lean_batchd.lake import LakeProject
-from lean_batchd.plan import work as work_module
 from lean_batchd.plan.elaboration import ElaborationPath
-from lean_batchd.plan.keys import LeanOptions
 from lean_batchd.testing import simulated_lake_command, simulated_lean_command, simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
+from tests.conftest import DEMO
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
 T = TypeVar("T")
@@ -62,26 +58,21 @@ def check(path: Path, build_check: bool = False, **overrides: Any) -> FileOutcom
     return with_engine(body, **overrides)
 
 
-def lake_options(monkeypatch: pytest.MonkeyPatch, options: LeanOptions) -> None:
-    """What the Lake model will answer for each module's `leanOptions` and `-D` arguments."""
-
-    def module_options(project: LakeProject, module: str) -> LeanOptions:
-        return options
-
-    monkeypatch.setattr(work_module, "module_options", module_options)
+def lean_options(root: Path, table: str) -> None:
+    """Give the demo's lakefile a `[leanOptions]` table (the Lake model reads it)."""
+    head, _, rest = (DEMO / "lakefile.toml").read_text().partition("[[require]]")
+    (root / "lakefile.toml").write_text(f"{head}[leanOptions]\n{table}\n[[require]]{rest}")
 
 
 def append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
 
-def test_lakes_options_reach_the_body_and_the_unappliable_are_reported(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_lakes_options_reach_the_body_and_the_unappliable_are_reported(demo: Path) -> None:
     lemmas = demo / "src/Demo/Lemmas.lean"
     append(lemmas, "\n-- sim:options\n")
     plain = check(lemmas)
-    lake_options(monkeypatch, (("autoImplicit", False), ("weak.sim.undeclared.lint", True)))
+    lean_options(demo, "autoImplicit = false\nweak.sim.undeclared.lint = true")
     strict = check(lemmas)
     assert strict.status is FileStatus.OK and strict.session_key != plain.session_key
     assert [m.text for m in strict.messages if m.severity == "info"] == ["options: autoImplicit=false (simulated)"]
@@ -96,18 +87,16 @@ def test_lakes_options_reach_the_body_and_the_unappliable_are_reported(
     assert FileOutcome.from_json(doc).same_result(strict)
     (note,) = [line for line in message_lines(strict) if ": note: " in line]
     assert note.endswith(f"Lemmas.lean: note: Lake's option weak.sim.undeclared.lint is not set: {why}")
-    lake_options(monkeypatch, (("sim.undeclared.strict", True),))
+    lean_options(demo, "sim.undeclared.strict = true")
     refused = check(lemmas)
     assert refused.status is FileStatus.HEADER_FAILED and refused.detail is not None
     assert "Lean refuses an option Lake passes" in refused.detail
 
 
-def test_module_files_run_in_lean_with_their_main_module_and_options(
-    demo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_module_files_run_in_lean_with_their_main_module_and_options(demo: Path) -> None:
     algebra = demo / "src/Demo/Algebra.lean"
     append(algebra, "\ntheorem extra : True := sorry\n-- sim:options\n")
-    lake_options(monkeypatch, (("autoImplicit", False), ("weak.linter.x", True)))
+    lean_options(demo, "autoImplicit = false\nweak.linter.x = true")
 
     async def body(engine: Engine) -> FileOutcome:
         got = await engine.check(str(algebra), build_check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.conftest import DEMO
 from tests.test_cli import run
@@ -53,3 +54,15 @@ def test_plan_unknown_library_exits_1() -> None:
 
 def test_plan_no_project_exits_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert run("plan", str(tmp_path)).returncode == 2
+
+
+def test_plan_json_shows_the_lakefiles_options_in_each_session(demo: Path) -> None:
+    lakefile = demo / "lakefile.toml"
+    head, _, rest = lakefile.read_text().partition("[[require]]")
+    lakefile.write_text(f"{head}[leanOptions]\nautoImplicit = false\nmaxSynthPendingDepth = 3\n\n[[require]]{rest}")
+    doc = json.loads(run("plan", str(demo), "--json").stdout)
+    strict = {"autoImplicit": False, "maxSynthPendingDepth": 3}
+    assert doc["batches"] and all(b["options"] == strict for b in doc["batches"])
+    assert all(b["session_key"]["options"] == [list(kv) for kv in strict.items()] for b in doc["batches"])
+    before = {b["id"] for b in json.loads(run("plan", str(DEMO), "--json").stdout)["batches"]}
+    assert before.isdisjoint(b["id"] for b in doc["batches"])  # the ids people see change with them
