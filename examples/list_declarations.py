@@ -32,7 +32,7 @@ async def main(root: str, simulate: bool) -> int:
         print(project.diagnostics[-1].render(), file=sys.stderr)
         return 2
     command = api.repl_command(project, simulate)
-    if isinstance(command, api.ReplNotFound):
+    if isinstance(command, api.ReplNotFound | api.ReplMismatch):
         print(f"no Lean REPL ({command.message()}); using the SIMULATED REPL", file=sys.stderr)
         command = api.repl_command(project, simulate=True)
         simulate = True

@@ -21,9 +21,9 @@ from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
 from .lake import LakeProject, discover
 from .plan import Batch, Plan, PlanConfig, Profile, Strategy, plan_project
-from .testing import simulated_repl_command
+from .testing import simulated_lean_command, simulated_repl_command
 from .workers.failures import LeaseRefused, WorkerFailure
-from .workers.locate import ReplNotFound, find_repl
+from .workers.locate import ReplFound, ReplMismatch, ReplNotFound, find_repl
 from .workers.pool import Lease, PoolConfig, WorkerPool
 from .workers.protocol import Command, CommandReply, Message, ReplError
 
@@ -44,6 +44,7 @@ __all__ = [
     "PoolConfig",
     "Profile",
     "ReplError",
+    "ReplMismatch",
     "ReplNotFound",
     "Strategy",
     "WorkerFailure",
@@ -55,10 +56,14 @@ __all__ = [
 ]
 
 
-def repl_command(project: LakeProject, simulate: bool = False) -> tuple[str, ...] | ReplNotFound:
-    """The worker command for `project`: the Lean REPL under `lake env`, or the SIMULATED
-    stand-in when asked (its every answer says it is simulated)."""
-    return simulated_repl_command(import_seconds=0.48) if simulate else find_repl(project.root.root)
+def repl_command(project: LakeProject, simulate: bool = False) -> tuple[str, ...] | ReplNotFound | ReplMismatch:
+    """The worker command for `project`: the Lean REPL of the project's Lean version under
+    `lake env` (else what is missing or which version is wrong), or the SIMULATED stand-in
+    when asked (its every answer says it is simulated)."""
+    if simulate:
+        return simulated_repl_command(import_seconds=0.48)
+    found = find_repl(project.root.root)
+    return found.command if isinstance(found, ReplFound) else found
 
 
 async def check(
@@ -70,7 +75,9 @@ async def check(
     if isinstance(files, str):
         return files
     config = EngineConfig(
-        worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None, simulated=simulate
+        worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None,
+        lean_command=simulated_lean_command() if simulate else None,
+        simulated=simulate,
     )
     options = CheckOptions(jobs=jobs, output="none", quiet=True, build_check=not simulate, timeout=timeout)
     return await run_check(files, options, config, None)

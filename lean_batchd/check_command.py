@@ -69,7 +69,8 @@ def message_lines(o: FileOutcome, paint: Palette = PLAIN) -> list[str]:
     where = display(o.path)
     if o.detail is not None and o.status is not FileStatus.OK:
         return [f"{where}: {paint.paint(str(o.status), STATUS_COLOUR.get(o.status))}: {o.detail}"]
-    return [
+    missed = o.options.not_applied if o.options is not None else ()
+    return [f"{where}: note: Lake's option {name} is not set: {why}" for name, why in missed] + [
         f"{where}:{msg.range.start_line + 1}:{msg.range.start_character}: "
         f"{paint.paint(msg.severity, SEVERITY_COLOUR.get(msg.severity))}: {msg.text}"
         for msg in o.messages

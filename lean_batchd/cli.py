@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN, CheckOptions, differences, run_bench, run_check, select_files
 from .daemon_commands import evict_command, restart_command, running, status_command, stop_command
+from .doctor import repl_report, smoke_test
 from .engine import Engine, EngineConfig
 from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
@@ -25,8 +26,8 @@ from .plan import PlanConfig, Profile, Strategy, plan_project
 from .plan.report import plan_json, plan_table
 from .server.address import default_socket
 from .terminal import width
-from .testing import simulated_repl_command
-from .workers.locate import find_repl
+from .testing import simulated_lean_command, simulated_repl_command
+from .workers.locate import ReplFound, ReplMismatch, find_repl
 from .workers.pool import PoolConfig
 
 T = TypeVar("T")
@@ -90,10 +91,13 @@ def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
         memory_budget_mb=args.memory_budget,
         idle_ttl=args.worker_idle_ttl,
     )
-    command = None
+    command = lean = None
     if simulate:
         command = simulated_repl_command(import_seconds=args.sim_import_seconds, memory_mb=args.sim_memory_mb)
-    return EngineConfig(pool=pool, worker_command=command, simulated=simulate, repl_setting=args.repl)
+        lean = simulated_lean_command()
+    return EngineConfig(
+        pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl
+    )
 
 
 def _worker_flags(p: argparse.ArgumentParser) -> None:
@@ -205,9 +209,10 @@ def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
         return bool(args.simulate == "always")
     root = find_lake_root(Path(files[0]))
     found = find_repl(root.found.root, args.repl) if root.found is not None else None
-    if isinstance(found, tuple):
+    if isinstance(found, ReplFound):
         return False
-    print("lean-batchd: no Lean REPL here, so --simulate=auto runs the SIMULATED REPL", file=sys.stderr)
+    why = "no Lean REPL of the project's Lean version" if isinstance(found, ReplMismatch) else "no Lean REPL"
+    print(f"lean-batchd: {why} here, so --simulate=auto runs the SIMULATED REPL", file=sys.stderr)
     return True
 
 
@@ -236,7 +241,7 @@ def _failed_to_start(error: EngineError) -> int:
     print(f"lean-batchd: {error.message}{hint}", file=sys.stderr)
     if error.kind is ErrorKind.NO_DAEMON:
         return EXIT_FAILED
-    return EXIT_NO_LEAN if error.kind is ErrorKind.NO_REPL else EXIT_NO_FILES
+    return EXIT_NO_LEAN if error.kind in (ErrorKind.NO_REPL, ErrorKind.REPL_MISMATCH) else EXIT_NO_FILES
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -302,23 +307,31 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    """What running real Lean here needs, found or not: editors' health checks call this."""
+    """What running real Lean here needs, found or not, and a smoke test of the REPL when there
+    is one: editors' health checks call this."""
     lines = [f"lean-batchd {__version__} (Python {sys.executable})"]
     report: dict[str, object] = {"version": __version__, "python": sys.executable}
     found = discover(args.path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
-    repl: tuple[str, ...] | None = None
+    ok = False
     if isinstance(found, LakeProject):
         root, toolchain = found.root.root, found.workspace.toolchain
         report["project"] = {"name": found.name, "root": str(root), "toolchain": toolchain.to_json()}
         lines.append(f"project: {found.name} at {root} ({toolchain.spec or 'no lean-toolchain'})")
-        got = find_repl(root, args.repl)
-        if isinstance(got, tuple):
-            repl = got
-            report["repl"] = {"command": list(got)}
-            lines.append("REPL: " + " ".join(got))
-        else:
-            report["repl"] = {"missing": got.message()}
-            lines.append(f"REPL: missing: {got.message()}")
+        repl, usable = repl_report(found, args.repl)
+        command = simulated_repl_command() if args.simulate else usable.command if usable is not None else None
+        if usable is not None:
+            version = f" (Lean {usable.lean_version}, from {usable.version_from})" if usable.lean_version else ""
+            lines.append("REPL: " + " ".join(usable.command) + version)
+        elif not args.simulate:
+            lines.append(f"REPL: missing: {repl['missing']}")
+        if command is not None:
+            smoke = asyncio.run(smoke_test(found, command))
+            repl["smoke"] = {**smoke.to_json(), "simulated": args.simulate}
+            sim = " [SIMULATED REPL: not Lean]" if args.simulate else ""
+            state = "ok" if smoke.ok else "FAILED"
+            lines.append(f"smoke test{sim}: {state}: {smoke.message} ({smoke.header}, {smoke.seconds:.1f} s)")
+            ok = smoke.ok
+        report["repl"] = repl
     else:
         missing = "; ".join(d.render() for d in found.diagnostics)
         report["project"] = {"missing": missing}
@@ -337,7 +350,7 @@ def _doctor(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         print("\n".join(lines))
-    return EXIT_OK if repl is not None else EXIT_FAILED
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _print_json(doc: object) -> None:
@@ -423,6 +436,7 @@ def parser() -> argparse.ArgumentParser:
     dr = sub.add_parser("doctor", help="check what running real Lean needs: the project, its REPL, the daemon")
     dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")
+    dr.add_argument("--simulate", action="store_true", help="run the smoke test on the SIMULATED REPL")
     dr.add_argument("--json", action="store_true")
     dr.set_defaults(run=_doctor)
     s = sub.add_parser("serve", help="serve editors over LSP (stdio, or a shared socket with --listen)")

@@ -36,14 +36,19 @@ def test_check_json_reports_every_module_and_says_simulated(demo: Path) -> None:
 
 
 def test_errors_give_compiler_style_lines_and_exit_1(demo: Path) -> None:
-    order = demo / "src/Demo/Order.lean"
-    order.write_text(order.read_text() + "\n-- sim:error\n")
-    done = lean_batchd("check", str(order), str(demo / "src/Demo/Basic.lean"), *SIM, "--no-daemon", cwd=demo)
+    tests, module = demo / "DemoTest/Order.lean", demo / "src/Demo/Order.lean"
+    for path in (tests, module):
+        path.write_text(path.read_text() + "\n-- sim:error\n")
+    files = (str(tests), str(module), str(demo / "src/Demo/Basic.lean"))
+    done = lean_batchd("check", *files, *SIM, "--no-daemon", cwd=demo)
     assert done.returncode == 1, done.stderr
-    # the stand-in reports at the body's first position, which maps to the header's end (line 5, column 23)
-    assert "src/Demo/Order.lean:5:23: error: simulated error (sim:error)" in done.stdout
+    # the REPL stand-in reports at the body's first position, which maps to the header's end
+    assert "DemoTest/Order.lean:1:17: error: simulated error (sim:error)" in done.stdout
+    # a `module` file runs whole in `lean --json`, whose positions are the file's own
+    marker = module.read_text().split("\n").index("-- sim:error") + 1
+    assert f"src/Demo/Order.lean:{marker}:0: error: simulated error (sim:error)" in done.stdout
     assert (
-        "2 files in" in done.stdout and "1 ok, 1 errors" in done.stdout and "[SIMULATED REPL: not Lean]" in done.stdout
+        "3 files in" in done.stdout and "1 ok, 2 errors" in done.stdout and "[SIMULATED REPL: not Lean]" in done.stdout
     )
 
 

@@ -172,9 +172,9 @@ def test_check_plan_and_status_fit_the_terminal(demo: Path, daemon: Path) -> Non
 
 
 def test_one_session_has_one_id_in_plan_check_and_status(demo: Path, daemon: Path) -> None:
-    path = demo / "src/Demo/Order.lean"
+    path = demo / "src/Demo/Lemmas.lean"
     plan = json.loads(lean_batchd("plan", str(demo), "--json").stdout)
-    (planned,) = [b["id"] for b in plan["batches"] if any(m["module"] == "Demo.Order" for m in b["modules"])]
+    (planned,) = [b["id"] for b in plan["batches"] if any(m["module"] == "Demo.Lemmas" for m in b["modules"])]
     private = json.loads(lean_batchd("check", str(path), *SIM, "--no-daemon", "--json").stdout)
     shared = json.loads(lean_batchd("check", str(path), *SIM, "--socket", str(daemon), "--json").stdout)
     status = json.loads(lean_batchd("status", "--socket", str(daemon), "--json").stdout)

@@ -19,7 +19,7 @@ from .engine import Engine
 from .outcome import FileOutcome, FileStatus
 from .values import EngineError, ErrorKind
 
-FATAL = frozenset({ErrorKind.NO_REPL, ErrorKind.NO_DAEMON})
+FATAL = frozenset({ErrorKind.NO_REPL, ErrorKind.REPL_MISMATCH, ErrorKind.NO_DAEMON})
 """Errors that every later file would meet too: they stop the run."""
 
 

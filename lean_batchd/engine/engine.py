@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..lake.artifacts import build_hint, stale_artifacts
 from ..lake.diagnostics import Diagnostic
 from ..lake.fingerprint import ProjectFingerprint
 from ..lake.project import ProjectOptions, discover
@@ -29,12 +28,13 @@ from ..plan.model import context_for
 from ..plan.planner import Plan, PlanConfig, plan
 from ..plan.work import work_from_model
 from ..workers.failures import LeaseRefused, WorkerFailure
-from ..workers.locate import ReplNotFound, find_repl
+from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
 from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
 from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
+from .elaborate import check_file
 from .managed import ManagedProject, Session, model_thread, real_path
-from .outcome import FileOutcome, FileStatus, outcome_of
+from .outcome import FileOutcome
 from .positions import file_range
 from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
 from .watch import FileChanges, ProjectWatcher
@@ -47,6 +47,10 @@ class EngineConfig:
     pool: PoolConfig = field(default_factory=PoolConfig)
     worker_command: tuple[str, ...] | None = None
     """Overrides finding the REPL (the command line passes the SIMULATED REPL here)."""
+    lean_command: tuple[str, ...] | None = None
+    """Runs Lean on one file where a REPL session cannot (default `lake env lean`)."""
+    lake_command: tuple[str, ...] | None = None
+    """Asks Lake whether builds are up to date (default: `lake` on PATH; without it, mtimes)."""
     simulated: bool = False
     repl_setting: str | None = None
     watch: bool = True
@@ -69,7 +73,7 @@ class Engine:
         self._opening: dict[Path, asyncio.Task[ManagedProject | EngineError]] = {}
         self._watchers: dict[Path, ProjectWatcher] = {}
         self._verifiers: dict[Path, asyncio.Task[None]] = {}
-        self._repl: dict[Path, tuple[str, ...] | ReplNotFound] = {}
+        self._repl: dict[Path, Located] = {}
         self._keys: dict[str, tuple[Path, SessionKey, int]] = {}
         self.plan_listeners: list[PlanListener] = []
         self.diagnostics_listeners: list[DiagnosticsListener] = []
@@ -100,13 +104,14 @@ class Engine:
                 self._opening.pop(root, None)
 
     async def _open(self, root: Path) -> ManagedProject | EngineError:
-        repl: tuple[str, ...] | ReplNotFound
+        repl: Located
         if self.config.worker_command is not None:
-            repl = self.config.worker_command
+            command = self.config.worker_command
+            repl = ReplFound(command, command[-1], "the engine's configuration", None, "not asked")
         else:
             repl = await asyncio.to_thread(find_repl, root, self.config.repl_setting)
+            command = repl.command if isinstance(repl, ReplFound) else NO_REPL_COMMAND
         self._repl[root] = repl
-        command = repl if isinstance(repl, tuple) else NO_REPL_COMMAND
         options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
 
         def build() -> ManagedProject | EngineError:
@@ -160,6 +165,8 @@ class Engine:
             await self._apply(managed, FileChanges(sources=set(changed)))
 
     async def _apply(self, managed: ManagedProject, changes: FileChanges) -> None:
+        if changes.artifacts or changes.sources or changes.rescan:
+            managed.lake_verdicts.clear()  # Lake's answers hold until a source or a build changes
         if changes.artifacts:
             live = [w.key for w in self.pool.workers]
             async with managed.lock:
@@ -280,6 +287,8 @@ class Engine:
         repl = self._repl.get(root)
         if isinstance(repl, ReplNotFound):
             return EngineError(ErrorKind.NO_REPL, repl.message())
+        if isinstance(repl, ReplMismatch):
+            return EngineError(ErrorKind.REPL_MISMATCH, repl.message())
         return None
 
     async def prewarm(
@@ -299,7 +308,7 @@ class Engine:
         missing = self._no_repl(root)
         if missing is not None:
             return missing
-        self.pool.prewarm(key, closure_size=size)
+        self.pool.prewarm(key, closure_size=size)  # `run` uses the session even where `check` does not
         return key
 
     async def run(
@@ -320,9 +329,11 @@ class Engine:
         started = time.monotonic()
         reply: CommandReply | ProofStepReply | None = None
         failure: WorkerFailure | None = None
+        options = None
         try:
             async with self.pool.lease(session.key, closure_size=session.closure_size) as lease:
                 answer = await lease.run(Command(sent), timeout)
+                options = lease.worker.options
         except LeaseRefused as refused:
             answer = refused.failure
         if isinstance(answer, WorkerFailure):
@@ -344,34 +355,21 @@ class Engine:
             failure=failure,
             elapsed_seconds=time.monotonic() - started,
             simulated=self.config.simulated,
+            options=options,
         )
 
     async def check(
         self, path: str, timeout: float | None = None, build_check: bool = True, owner: str | None = None
     ) -> FileOutcome | EngineError:
-        """Elaborate the file's body in its header's warm session. With `build_check`, a file
-        whose imports have a missing or stale `.olean` is not checked but answered "build first":
-        Lean would load the stale artifact, not the source."""
+        """Elaborate the file as `lake build` would see it: its body in its header's warm session,
+        or the whole file in `lean --json` where a session cannot be faithful (`plan.elaboration`).
+        With `build_check`, a file whose imports are not built (Lake would rebuild one) is not
+        checked but answered "build first": Lean would load the stale `.olean`, not the source.
+        `owner`'s unsaved text counts where it has a buffer of the file."""
         got = await self._runnable(path, owner)
         if isinstance(got, EngineError):
             return got
-        managed, session = got
-        module = session.work.module if managed.project.graph.get(session.work.module) is not None else None
-        if build_check:
-            imports = [i.module for i in session.work.imports]
-            async with managed.lock:
-                stale = await model_thread(stale_artifacts, managed.project, imports)
-            if stale:
-                return FileOutcome(
-                    path=real_path(path),
-                    module=module,
-                    status=FileStatus.BUILD_FIRST,
-                    session_key=session.key.digest,
-                    detail=build_hint(stale),
-                    simulated=self.config.simulated,
-                )
-        result = await self.run(path, None, timeout, owner)
-        return result if isinstance(result, EngineError) else outcome_of(result, module)
+        return await check_file(self, got[0], got[1], real_path(path), timeout, build_check, owner)
 
     def status(self) -> dict[str, object]:
         snapshot: PoolSnapshot = self.pool.snapshot()
@@ -383,7 +381,7 @@ class Engine:
                     "modules": len(m.project.local_modules()),
                     "batches": len(m.plan.batches),
                     "fingerprint": m.fingerprint.digest,
-                    "repl": list(r) if isinstance(r := self._repl.get(root), tuple) else None,
+                    "repl": list(r.command) if isinstance(r := self._repl.get(root), ReplFound) else None,
                     "watching": self._watchers[root].alive if root in self._watchers else False,
                     "openBuffers": sum(len(b) for b in m.buffers.values()),
                 }

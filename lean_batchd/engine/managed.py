@@ -23,12 +23,13 @@ from ..lake.files import read_text
 from ..lake.graph import Module
 from ..lake.header import parse_header_text
 from ..lake.names import escape_part
+from ..lake.options import LeanOptions
 from ..lake.project import LakeProject, ModelChange
 from ..plan.diff import PlanDiff, diff_plans
-from ..plan.keys import SessionKey, normalise
+from ..plan.keys import SessionKey, header_imports
 from ..plan.model import context_for
 from ..plan.planner import Batch, Plan, PlanConfig, PlanContext, plan, refresh_plan, session_key
-from ..plan.work import ModuleWork, work_from_model
+from ..plan.work import ModuleWork, module_options, work_from_model
 from ..workers.shielding import run_to_end
 from .watch import FileChanges
 
@@ -66,6 +67,9 @@ class ManagedProject:
         self.lock = asyncio.Lock()
         self.buffers: dict[str, dict[str, str]] = {}
         """Owner (a connection) -> path -> unsaved text."""
+        self.lake_lock = asyncio.Lock()
+        self.lake_verdicts: dict[str, bool] = {}
+        """Lake's answer per imported module (up to date or not), until a source or build changes."""
         self._context = context_for(project)
         self.plan: Plan = plan(work_from_model(project), self._context, plan_config)
         self._batches = {b.id: b for b in self.plan.batches}
@@ -93,7 +97,9 @@ class ManagedProject:
             changed = {*change.added, *change.removed, *change.header_changed, *change.body_changed}
             for name in list(changed):
                 changed |= graph.dependents(name)
-            work = work_from_model(self.project, {*change.added, *change.header_changed})
+            # A body change may reorder imports (the model's header digest ignores order, the
+            # session key does not), so its work item is rebuilt too: one header parse each.
+            work = work_from_model(self.project, {*change.added, *change.header_changed, *change.body_changed})
             removed = set(change.removed)
             self.plan = refresh_plan(old, work, changed, self._context, self.plan_config, removed)
         self._batches = {b.id: b for b in self.plan.batches}
@@ -138,14 +144,17 @@ class ManagedProject:
         module = local[0] if local else (modules[0] if modules else None)
         buffer = self.buffer(path, owner)
         if module is not None:
-            (work,) = work_from_model(project, [module.name]) if project.is_local(module.name) else [_work(module)]
+            if project.is_local(module.name):
+                (work,) = work_from_model(project, [module.name])
+            else:
+                work = _work(module, module_options(project, module.name))
         else:
             work = self._outside(path)
         if buffer is not None:
             header = parse_header_text(buffer, project.display(path))
-            work = ModuleWork(
-                work.module, work.path, work.source_root, normalise(header.imports), header.is_module,
-                header.prelude, work.library, header.end,
+            work = replace(
+                work, imports=header_imports(header.imports), is_module=header.is_module,
+                prelude=header.prelude, header_end=header.end,
             )  # fmt: skip
         key = session_key(work, self.context(), self.plan_config)
         index = self.context().closures()
@@ -159,7 +168,7 @@ class ManagedProject:
         stem = escape_part(Path(path).stem)
         return ModuleWork(
             stem, self.project.display(path), self.project.display(str(Path(path).parent)),
-            normalise(header.imports), header.is_module, header.prelude, None, header.end,
+            header_imports(header.imports), header.is_module, header.prelude, None, header.end,
         )  # fmt: skip
 
     def text_of(self, path: str, owner: str | None = None) -> str:
@@ -180,10 +189,10 @@ class ManagedProject:
         return os.path.abspath(path).startswith(str(self.root) + os.sep)
 
 
-def _work(module: Module) -> ModuleWork:
+def _work(module: Module, options: LeanOptions) -> ModuleWork:
     """A work item for a module the model reached outside the walked set (a dependency's)."""
     header = module.header
     return ModuleWork(
-        module.name, module.source.shown, ".", normalise(header.imports), header.is_module, header.prelude,
-        module.library, header.end,
+        module.name, module.source.shown, ".", header_imports(header.imports), header.is_module, header.prelude,
+        module.library, header.end, options,
     )  # fmt: skip

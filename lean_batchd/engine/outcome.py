@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ..plan.elaboration import Elaboration, ElaborationPath
 from ..workers.failures import FailureKind
 from ..workers.protocol import CommandReply, ProofStepReply
+from ..workers.worker import OptionsApplied
 from .values import FileMessage, Range, RunResult
 
 
@@ -16,7 +18,7 @@ class FileStatus(StrEnum):
     """Elaborated without errors (warnings and sorries are counted, not failures)."""
     ERRORS = "errors"
     BUILD_FIRST = "build-first"
-    """An imported module's `.olean` is missing or older than its source: not checked."""
+    """An imported module's `.olean` is not up to date (Lake would rebuild it): not checked."""
     HEADER_FAILED = "header-failed"
     """The session's imports did not load."""
     TIMEOUT = "timeout"
@@ -40,18 +42,26 @@ class FileOutcome:
     """Why a file was not checked or did not finish (the build hint, the worker failure)."""
     elapsed_seconds: float = 0.0
     simulated: bool = False
+    elaboration: Elaboration | None = None
+    """How the file was (or would have been) elaborated, and why that way."""
+    options: OptionsApplied | None = None
+    """Lake's options: those set, and those not set with the reason."""
+    build_judged_by: str | None = None
+    """`lake` or `mtime` when the build was checked (see `lake.artifacts`); None when not."""
 
     def count(self, severity: str) -> int:
         return sum(1 for m in self.messages if m.severity == severity)
 
     def same_result(self, other: FileOutcome) -> bool:
         """Equal apart from timing: what the planned and the naive paths must agree on."""
-        return (self.path, self.status, self.messages, self.sorries, self.detail) == (
+        return (self.path, self.status, self.messages, self.sorries, self.detail, self.elaboration, self.options) == (
             other.path,
             other.status,
             other.messages,
             other.sorries,
             other.detail,
+            other.elaboration,
+            other.options,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -67,6 +77,9 @@ class FileOutcome:
             "detail": self.detail,
             "elapsedMs": round(self.elapsed_seconds * 1000, 1),
             "simulated": self.simulated,
+            "elaboration": None if self.elaboration is None else self.elaboration.to_json(),
+            "options": None if self.options is None else self.options.to_json(),
+            "buildCheck": self.build_judged_by,
         }
 
     @staticmethod
@@ -95,11 +108,16 @@ class FileOutcome:
             detail=doc["detail"],
             elapsed_seconds=doc["elapsedMs"] / 1000,
             simulated=doc["simulated"],
+            elaboration=Elaboration(ElaborationPath(e["path"]), e["reason"]) if (e := doc.get("elaboration")) else None,
+            options=OptionsApplied.from_json(o) if (o := doc.get("options")) else None,
+            build_judged_by=doc.get("buildCheck"),
         )
 
 
-def outcome_of(result: RunResult, module: str | None) -> FileOutcome:
-    """Classifies a body's elaboration."""
+def outcome_of(
+    result: RunResult, module: str | None, elaboration: Elaboration | None = None, build_judged_by: str | None = None
+) -> FileOutcome:
+    """Classifies a file's elaboration."""
     failure = result.failure
     status = FileStatus.OK
     detail = None
@@ -114,7 +132,10 @@ def outcome_of(result: RunResult, module: str | None) -> FileOutcome:
     elif any(m.severity == "error" for m in result.messages):
         status = FileStatus.ERRORS
     reply = result.reply
-    sorries = len(reply.sorries) if isinstance(reply, CommandReply | ProofStepReply) else 0
+    if isinstance(reply, CommandReply | ProofStepReply):
+        sorries = len(reply.sorries)
+    else:  # `lean --json` reports no sorries, only the declarations using one
+        sorries = sum(1 for m in result.messages if m.text.startswith("declaration uses `sorry`"))
     return FileOutcome(
         path=result.path,
         module=module,
@@ -125,4 +146,7 @@ def outcome_of(result: RunResult, module: str | None) -> FileOutcome:
         detail=detail,
         elapsed_seconds=result.elapsed_seconds,
         simulated=result.simulated,
+        elaboration=elaboration,
+        options=result.options,
+        build_judged_by=build_judged_by,
     )

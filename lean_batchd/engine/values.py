@@ -8,12 +8,15 @@ from enum import StrEnum
 from ..lake.diagnostics import Diagnostic
 from ..workers.failures import WorkerFailure
 from ..workers.protocol import Reply
+from ..workers.worker import OptionsApplied
 
 
 class ErrorKind(StrEnum):
     NO_PROJECT = "no-project"
     NOT_A_MODULE = "not-a-module"
     NO_REPL = "no-repl"
+    REPL_MISMATCH = "repl-mismatch"
+    """The REPL found is built for another Lean than the project's."""
     UNKNOWN_SESSION = "unknown-session"
     WORKER = "worker"
     NO_DAEMON = "no-daemon"
@@ -68,6 +71,8 @@ class RunResult:
     failure: WorkerFailure | None
     elapsed_seconds: float
     simulated: bool
+    options: OptionsApplied | None = None
+    """What became of Lake's options in the session (None when no session ran)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -78,6 +83,7 @@ class RunResult:
             "failure": None if self.failure is None else self.failure.to_json(),
             "elapsedMs": round(self.elapsed_seconds * 1000, 1),
             "simulated": self.simulated,
+            "options": None if self.options is None else self.options.to_json(),
         }
 
 

@@ -146,13 +146,17 @@ def toolchain_from_text(text: str) -> Toolchain:
     return classify(text.split("\n", 1)[0])
 
 
-def lean_version(timeout: float = 10.0) -> str | None:
-    """`lean --version` when a Lean is on PATH; None otherwise (absence is normal here)."""
+def lean_version(cwd: Path, timeout: float = 10.0) -> str | None:
+    """`lean --version` run in the project root `cwd` (elan's `lean` runs the toolchain the
+    `lean-toolchain` there names, not the one of wherever the daemon started) when a Lean is on
+    PATH; None otherwise (absence is normal here)."""
     lean = shutil.which("lean")
     if lean is None:
         return None
     try:
-        done = subprocess.run([lean, "--version"], capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [lean, "--version"], capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None

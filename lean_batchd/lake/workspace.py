@@ -148,7 +148,7 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
     toolchain, toolchain_notes = read_toolchain_file(toolchain_path)
     notes.extend(toolchain_notes)
     if options.query_lean_version:
-        version = lean_version()
+        version = lean_version(root.root)
         if version is not None:
             toolchain = Toolchain(toolchain.spec, toolchain.kind, toolchain.origin, toolchain.version, version)
     notes.extend(support_diagnostics(toolchain, str(toolchain_path), options.supported_min, options.supported_max))

@@ -6,7 +6,8 @@ whether any downstream result is still valid stays the caller's policy.
 
 from .closures import ClosureIndex
 from .diff import BatchChange, PlanDiff, diff_plans
-from .keys import MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy, normalise
+from .elaboration import Elaboration, ElaborationPath, elaboration_of
+from .keys import MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy, header_imports
 from .model import context_for, plan_project
 from .planner import Batch, ImportGraph, Plan, PlanConfig, PlanContext, PlanStats, plan, refresh_plan, session_key
 from .work import ModuleWork, work_from_model
@@ -15,6 +16,8 @@ __all__ = [
     "Batch",
     "BatchChange",
     "ClosureIndex",
+    "Elaboration",
+    "ElaborationPath",
     "ImportGraph",
     "MetadataExpectation",
     "ModuleWork",
@@ -29,7 +32,8 @@ __all__ = [
     "Strategy",
     "context_for",
     "diff_plans",
-    "normalise",
+    "elaboration_of",
+    "header_imports",
     "plan",
     "plan_project",
     "refresh_plan",

@@ -2,11 +2,17 @@
 
 Two keys are equal exactly when a worker started for one can serve the
 other. Everything that changes the Lean environment or the worker's
-behaviour is in the key, by value: the normalised import set with its
-`module`/`prelude`/`public`/`meta`/`all` flags, the capability target, the
-toolchain, the worker protocol and command, and the restart policy's full
-content (by digest). Keys are stable across runs: their digest is a hash of a
-canonical JSON rendering, never of memory addresses or dict order.
+behaviour is in the key, by value: the imports in header order (duplicates
+removed) with their `module`/`prelude`/`public`/`meta`/`all` flags, the
+Lean options Lake passes, the capability target, the toolchain, the worker
+protocol and command, and the restart policy's full content (by digest).
+Keys are stable across runs: their digest is a hash of a canonical JSON
+rendering, never of memory addresses or dict order.
+
+Order matters: Lean imports modules in header order, and ties between
+instances or simp lemmas of equal priority follow it, so `import A; import B`
+and `import B; import A` are different sessions (on Mathlib's graph that is
+7,919 header sessions instead of 7,904).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from ..lake.header import Import
+from ..lake.options import LeanOptions
 
 DIGEST_LENGTH = 16
 
@@ -83,7 +90,7 @@ class SessionKey:
     is_module: bool
     prelude: bool
     imports: tuple[Import, ...]
-    """Sorted and de-duplicated; flags included, because they change the environment."""
+    """In header order, duplicates removed; flags included, because they change the environment."""
     profile: Profile
     toolchain: str
     protocol: str
@@ -91,6 +98,9 @@ class SessionKey:
     """Digest of the full `RestartPolicy`."""
     worker_command: tuple[str, ...]
     metadata: MetadataExpectation | None = None
+    options: LeanOptions = ()
+    """What Lake passes to Lean for the session's modules (`leanOptions`, `-D`; the Lake model's
+    `LeanOptions`, sorted by name): set after the header's import, before any body."""
     full_digest: str = field(init=False, compare=False, repr=False)
     digest: str = field(init=False, compare=False, repr=False)
     """The session's name everywhere people and clients see one (`plan`, `check`, `status`,
@@ -123,6 +133,7 @@ class SessionKey:
             "restart_policy": self.restart_policy,
             "worker_command": list(self.worker_command),
             "metadata": None if self.metadata is None else self.metadata.to_json(),
+            "options": [[name, value] for name, value in self.options],
         }
 
     def environment(self) -> dict[str, object]:
@@ -143,6 +154,14 @@ class SessionKey:
         return {"digest": self.digest, **self.canonical()}
 
 
-def normalise(imports: tuple[Import, ...] | list[Import]) -> tuple[Import, ...]:
-    """Sorted and de-duplicated imports, positions dropped (`[A, B]` and `[B, A]` are one key)."""
-    return tuple(Import(i.module, i.public, i.meta, i.all) for i in sorted(set(imports), key=Import.key))
+def header_imports(imports: tuple[Import, ...] | list[Import]) -> tuple[Import, ...]:
+    """Imports in header order, exact duplicates removed (a second `import A` adds nothing to the
+    environment), positions dropped: `[A, B]` and `[B, A]` are two keys."""
+    seen: set[Import] = set()
+    out: list[Import] = []
+    for i in imports:
+        bare = Import(i.module, i.public, i.meta, i.all)
+        if bare not in seen:
+            seen.add(bare)
+            out.append(bare)
+    return tuple(out)

@@ -22,6 +22,7 @@ from ..lake.diagnostics import Code, Diagnostic, Severity, diagnostic
 from ..lake.header import Import
 from ..lake.names import parse_name
 from .closures import ClosureIndex, Weights
+from .elaboration import Elaboration, elaboration_of
 from .keys import MetadataExpectation, Profile, RestartPolicy, SessionKey, Strategy
 from .work import ModuleWork
 
@@ -97,6 +98,12 @@ class Batch:
     def id(self) -> str:
         return self.key.digest
 
+    @property
+    def elaboration(self) -> Elaboration:
+        """How its modules are elaborated (all share it: it follows from the key)."""
+        key = self.key
+        return elaboration_of(key.is_module, key.options, key.toolchain)
+
     def names(self) -> tuple[str, ...]:
         return tuple(w.module for w in self.modules)
 
@@ -113,6 +120,7 @@ class Batch:
             "restart_policy": self.restart_policy.to_json(),
             "metadata": None if key.metadata is None else key.metadata.to_json(),
             "worker_command": list(key.worker_command),
+            "options": dict(key.options),
         }
 
 
@@ -159,8 +167,9 @@ class _Planner:
 
     def key(self, work: ModuleWork, imports: tuple[Import, ...], is_module: bool, prelude: bool) -> SessionKey:
         c = self.config
-        memo_key = (work.library, work.source_root, imports, is_module, prelude, c.profile, c.protocol,
-                    c.worker_command, self.policy_digest, c.metadata)  # fmt: skip
+        # options by repr: `True` and `1` are equal as tuple items but are different Lean values
+        memo_key = (work.library, work.source_root, imports, is_module, prelude, repr(work.options), c.profile,
+                    c.protocol, c.worker_command, self.policy_digest, c.metadata)  # fmt: skip
         cached = self.context.memo.get(memo_key)
         if cached is not None:
             return cached
@@ -178,6 +187,7 @@ class _Planner:
             restart_policy=self.policy_digest,
             worker_command=c.worker_command,
             metadata=c.metadata,
+            options=work.options,
         )
         return key
 
@@ -207,7 +217,7 @@ class _Planner:
         graph = self.context.graph
         if w.module in graph.modules:
             return graph.closure_digest(w.module)
-        return hashlib.sha256(repr((w.path, w.is_module, w.prelude, w.imports)).encode()).hexdigest()
+        return hashlib.sha256(repr((w.path, w.is_module, w.prelude, w.imports, w.options)).encode()).hexdigest()
 
     def batch(self, key: SessionKey, members: list[ModuleWork], closure: int) -> Batch:
         members = sorted(members, key=lambda w: w.module)

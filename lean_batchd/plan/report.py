@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from .elaboration import ElaborationPath
 from .planner import Plan
 
 
@@ -17,7 +18,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "id": b.id,
                 "session_key": b.key.to_json(),
                 "imports": [i.to_json() for i in b.key.imports],
-                "modules": [w.to_json() for w in b.modules],
+                "options": dict(b.key.options),
+                "elaboration": b.elaboration.to_json(),
+                "modules": [{**w.to_json(), "elaboration": b.elaboration.to_json()} for w in b.modules],
                 "fingerprint": b.fingerprint,
                 "closure_size": b.closure_size,
                 "capability": b.capability(),
@@ -47,7 +50,8 @@ def plan_table(plan: Plan, project_name: str, width: int = 100) -> str:
     for b in plan.batches:
         imports = ", ".join(i.render() for i in b.key.imports) or "(no imports)"
         target = (b.key.target or "-")[:14]
-        lines.append(f"{b.id[:8]:<8}  {target:<14} {len(b.modules):>7} {b.closure_size:>7}  {cut(imports)}")
+        via = "" if b.elaboration.path is ElaborationPath.REPL else "[lean --json] "
+        lines.append(f"{b.id[:8]:<8}  {target:<14} {len(b.modules):>7} {b.closure_size:>7}  {cut(via + imports)}")
         lines.append(f"{'':<41}→ {cut(', '.join(b.names()))}")
     ratio = f", {s.naive_imported_modules_total / s.imported_modules_total:.2f}x" if s.imported_modules_total else ""
     total = (

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..lake.header import Import, Position
+from ..lake.options import LeanOptions
 from ..lake.project import LakeProject
-from .keys import normalise
+from .keys import header_imports
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,16 +17,24 @@ class ModuleWork:
     path: str
     source_root: str
     imports: tuple[Import, ...]
-    """The header's imports, normalised (what a `header` session imports)."""
+    """The header's imports in header order, duplicates removed (what a `header` session imports)."""
     is_module: bool = False
     prelude: bool = False
     library: str | None = None
     """The Lake library that owns the module (the capability target); None outside libraries."""
     header_end: Position | None = None
     """Where the header ends in the file: a worker elaborates the text after it."""
+    options: LeanOptions = ()
+    """The Lean options Lake elaborates the module with (see `module_options`)."""
 
     def to_json(self) -> dict[str, object]:
         return {"module": self.module, "path": self.path, "library": self.library}
+
+
+def module_options(project: LakeProject, module: str) -> LeanOptions:
+    """The options Lake elaborates `module` with (`leanOptions` and `-D` entries of
+    `moreLeanArgs`, package and library, in Lake's precedence: the Lake model's answer)."""
+    return project.lean_options(module) or ()
 
 
 def work_from_model(project: LakeProject, modules: Iterable[str] | None = None) -> list[ModuleWork]:
@@ -46,11 +55,12 @@ def work_from_model(project: LakeProject, modules: Iterable[str] | None = None) 
                 module=m.name,
                 path=m.source.shown,
                 source_root=root,
-                imports=normalise(header.imports),
+                imports=header_imports(header.imports),
                 is_module=header.is_module,
                 prelude=header.prelude,
                 library=m.library,
                 header_end=header.end,
+                options=module_options(project, m.name),
             )
         )
     return out

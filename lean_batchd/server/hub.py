@@ -22,6 +22,7 @@ from ..engine.values import EngineError
 from ..lake.diagnostics import Diagnostic
 from ..lake.fingerprint import ProjectFingerprint
 from ..plan.diff import PlanDiff
+from ..workers.locate import ReplFound
 from ..workers.worker import WorkerInfo
 from . import methods as m
 from .render import lsp_diagnostic, plan_changed, worker_changed
@@ -95,7 +96,7 @@ class Hub:
             f"{len(managed.plan.batches)} header sessions"
         )
         repl = self.engine._repl.get(managed.root)
-        if repl is not None and not isinstance(repl, tuple):
+        if repl is not None and not isinstance(repl, ReplFound):
             session.log(f"lean-batchd: {repl.message()}", types.MessageType.Warning)
         by_file = self._diagnostics.get(managed.root)
         if by_file is not None:

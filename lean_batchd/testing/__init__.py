@@ -28,3 +28,13 @@ def simulated_repl_command(
     if closures:
         argv += ["--closures", closures]
     return tuple(argv)
+
+
+def simulated_lean_command() -> tuple[str, ...]:
+    """The command that runs the SIMULATED `lean` on one file (see `lean_batchd.testing.lean`)."""
+    return (sys.executable, "-m", "lean_batchd.testing.lean")
+
+
+def simulated_lake_command() -> tuple[str, ...]:
+    """The command that runs the SIMULATED `lake build` (see `lean_batchd.testing.lake`)."""
+    return (sys.executable, "-m", "lean_batchd.testing.lake")

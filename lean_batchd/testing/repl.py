@@ -1,31 +1,47 @@
 """SIMULATED Lean REPL: a stand-in that speaks the REPL's protocol. It is not Lean.
 
 No Lean toolchain can be installed where lean-batchd is built and tested, so
-this program stands in for `repl` wherever the pool can tell the difference:
+this program stands in for `repl` wherever the pool can tell the difference,
+and answers with the shapes and ids the REPL's recorded sessions show
+(`tests/data/repl-transcripts`; read against leanprover-community/repl
+v4.33.0-rc2, `REPL/Main.lean`):
 
 - framing: requests are lines up to a blank line, joined without their
   newlines (a raw newline inside a JSON string is deleted, as in the real
   REPL); blocks starting with `#` or `--` get no reply; EOF exits 0; replies
   are pretty-printed JSON followed by a blank line;
 - a malformed or unknown request kills it with `uncaught exception: ...` on
-  stderr, as the real REPL dies;
+  stderr, as the real REPL dies; so does unpickling a file that is not there;
 - its first env-less command "imports" the header: it sleeps and allocates
   real (dirty, private) memory in proportion to the import closure; a second
   import in one process leaks the same again, like the real REPL;
 - `env` and `proofState` ids are numbered per process exactly as the REPL
-  numbers them; an unknown id gets `{"message": "Unknown environment."}`;
-- replies are deterministic and read the text as Lean's lexer would
-  (comments, docstrings and strings hide nothing): each `sorry` gives a sorry
-  with a proof state, each declaration using one a single warning at its name,
-  `#check`/`#print`/`#eval` an info message, an `import` after the header an
-  error, and other text elaborates silently; every message says "(simulated)";
+  numbers them: a command's sorries first, then its `rootGoals`, then its
+  `allTactics` entries; a tactic step's sorries, then the step itself; a
+  proof state's `pickleTo` records a new state (an env's keeps its id);
+  an unknown id gets the REPL's error (`Unknown environment.`, ...);
+- an env remembers what its command set and declared: `set_option` holds for
+  every command run on it or on an env made from it (options under
+  `sim.undeclared` are unknown to it, as an option no import declares), and
+  declaring a name its env already has is an error;
+- replies read the text as Lean's lexer would (`lean_text`): each `sorry` gives
+  a sorry with a proof state (without a position in a tactic step), each
+  declaration using one a single warning at its name, `#check`/`#print`/`#eval`
+  an info message (`#eval Lean.versionString` the version it stands in for), an
+  `import` after the header an error, and other text elaborates silently; every
+  message says "(simulated)";
 - faults for tests, written as comments in the command text:
   `-- sim:crash`, `-- sim:hang`, `-- sim:slow=SECONDS`, `-- sim:spike=MB`,
-  `-- sim:garbage`, `-- sim:error` (an error message).
+  `-- sim:garbage`, `-- sim:error` (an error message), `-- sim:big=MB` (a reply
+  that large), `-- sim:options` (an info message listing the env's options).
 
     python -m lean_batchd.testing.repl [--import-seconds S] [--import-seconds-per-module S]
-        [--memory-mb M] [--memory-mb-per-module M] [--mapped-mb M] [--closures FILE] [--replay TRANSCRIPT]
+        [--memory-mb M] [--memory-mb-per-module M] [--mapped-mb M] [--closures FILE]
+        [--lean-version V] [--oleans-from V] [--replay TRANSCRIPT]
 
+`--lean-version` is the Lean version it stands in for (default: the one the
+`lean-toolchain` of its working folder names); `--oleans-from V` makes every
+import fail as Lean fails on `.olean` files another version wrote.
 `--replay NAME` answers with a recorded transcript instead (`NAME.in` and
 `NAME.expected.out`): each request must equal the recorded one, and the
 recorded reply bytes are written back unchanged.
@@ -41,48 +57,22 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..lake.lean_lexer import Kind, Token, tokenize
+from ..lake.lean_lexer import Kind
+from ..lake.toolchain import read_toolchain_file
+from .lean_text import LeanText, message, span
 
 BANNER = "lean-batchd SIMULATED REPL: not Lean; replies are stand-ins\n"
 _IMPORT_RE = re.compile(r"^\s*(?:public\s+)?(?:meta\s+)?import\s+(?:all\s+)?(\S+)", re.MULTILINE)
-_FAULT_RE = re.compile(r"--\s*sim:(crash|hang|garbage|error|slow=([0-9.]+)|spike=([0-9.]+))")
-_DECLARATIONS = frozenset({"theorem", "lemma", "def", "example", "instance", "abbrev", "opaque"})
+_FAULT_RE = re.compile(r"--\s*sim:(crash|hang|garbage|error|slow=([0-9.]+)|spike=([0-9.]+)|big=([0-9.]+))")
+_OPTIONS_RE = re.compile(r"--\s*sim:options")
+UNDECLARED = "sim.undeclared"
+"""Options under this name are unknown to the stand-in, as an option no import declares is to Lean."""
+GOAL = "⊢ (simulated goal)"
 _HOLD: list[Any] = []
-
-
-def span(first: Token, last: Token | None = None) -> dict[str, Any]:
-    """The REPL's `pos`/`endPos` (1-based line, 0-based column) of tokens `first` to `last`."""
-    last = last or first
-    return {
-        "pos": {"line": first.line, "column": first.column},
-        "endPos": {"line": last.line, "column": last.column + len(last.text)},
-    }
-
-
-def message(severity: str, first: Token, text: str, last: Token | None = None) -> dict[str, Any]:
-    return {"severity": severity, **span(first, last), "data": f"{text} (simulated)"}
-
-
-def sorry_declarations(tokens: list[Token]) -> list[Token]:
-    """Where Lean warns that a declaration uses `sorry`: once per declaration, at its name
-    (at the keyword for `example` and anonymous instances); a `sorry` outside any
-    declaration is warned at itself. Comments, docstrings and strings never count: the
-    text is tokenised as Lean would read it."""
-    out: list[Token] = []
-    current: Token | None = None
-    warned = False
-    for i, token in enumerate(tokens):
-        if token.kind is Kind.IDENT and token.value in _DECLARATIONS:
-            after = tokens[i + 1] if i + 1 < len(tokens) else None
-            named = token.value != "example" and after is not None and after.kind is Kind.IDENT
-            current, warned = (after if named and after is not None else token), False
-        elif token.kind is Kind.IDENT and token.value == "sorry" and not warned:
-            out.append(current or token)
-            warned = current is not None
-    return out
 
 
 def pretty(obj: Any) -> str:
@@ -104,8 +94,11 @@ def read_requests(stream: Any) -> Any:
         yield "".join(lines)
 
 
-def die(message: str) -> None:
-    sys.stderr.write(f"uncaught exception: {json.dumps({'message': message})}\n")
+def die(message: str, raw: bool = False) -> None:
+    """Exit as the REPL does on an exception nothing catches: a parse error's text is JSON, an
+    I/O error's is Lean's own (`raw`)."""
+    text = message if raw else json.dumps({"message": message})
+    sys.stderr.write(f"uncaught exception: {text}\n")
     sys.stderr.flush()
     os._exit(1)
 
@@ -133,19 +126,40 @@ def map_shared(mb: float) -> None:
     _HOLD.append(mapped)
 
 
+def project_lean_version(folder: Path) -> str:
+    """The version `folder`'s `lean-toolchain` names (a REPL built for the project runs it)."""
+    toolchain, _ = read_toolchain_file(folder / "lean-toolchain")
+    return toolchain.version or toolchain.spec or "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvState:
+    """What a command left behind that later commands on its env see."""
+
+    options: dict[str, str] = field(default_factory=dict)
+    declared: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"options": self.options, "declared": sorted(self.declared)}
+
+
 class Simulator:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.envs = 0
-        self.proof_states = 0
+        self.envs: list[EnvState] = []
+        self.proof_states: list[list[str]] = []
+        """Each proof state's goals."""
         self.imports_done = 0
         self.closures: dict[str, int] = json.loads(Path(args.closures).read_text()) if args.closures else {}
+        self.lean_version: str = args.lean_version or project_lean_version(Path.cwd())
 
     def closure_size(self, header: str) -> int:
         modules = _IMPORT_RE.findall(header)
         return sum(self.closures.get(m, 1) for m in modules) if self.closures else len(modules)
 
-    def do_import(self, cmd: str) -> None:
+    def do_import(self, cmd: str) -> dict[str, Any] | None:
+        """Load the header's imports; the error Lean reports when their `.olean` files are another
+        version's (`lean_compacted_region_read`: "incompatible header")."""
         a = self.args
         size = self.closure_size(cmd)
         time.sleep(a.import_seconds + a.import_seconds_per_module * size)
@@ -153,6 +167,20 @@ class Simulator:
         if self.imports_done == 0:
             map_shared(a.mapped_mb)
         self.imports_done += 1
+        modules = _IMPORT_RE.findall(cmd)
+        if a.oleans_from and a.oleans_from != self.lean_version and modules:
+            olean = Path(".lake/build/lib/lean", *modules[0].split(".")).with_suffix(".olean").resolve()
+            return {
+                "severity": "error",
+                "pos": {"line": 1, "column": 0},
+                "endPos": {"line": 1, "column": 0},
+                "data": f"failed to read file '{olean}', incompatible header (simulated)",
+            }
+        return None
+
+    def new_state(self, goals: list[str]) -> int:
+        self.proof_states.append(goals)
+        return len(self.proof_states) - 1
 
     def faults(self, text: str) -> dict[str, Any]:
         out: list[dict[str, Any]] = []
@@ -172,83 +200,141 @@ class Simulator:
                 time.sleep(float(m.group(2)))
             if m.group(3):
                 allocate(float(m.group(3)))
-            if kind == "error":
+            if kind == "error" or m.group(4):
+                big = "x" * int(float(m.group(4)) * 1024 * 1024) if m.group(4) else ""
                 out.append(
                     {
                         "severity": "error",
                         "pos": {"line": 1, "column": 0},
                         "endPos": {"line": 1, "column": 1},
-                        "data": "simulated error (sim:error)",
+                        "data": f"simulated error (sim:{kind}){big}",
                     }
                 )
         return {"messages": out}
 
     def command(self, text: str, env: int | None, obj: dict[str, Any]) -> dict[str, Any]:
-        if env is not None and not (0 <= env < self.envs):
+        if env is not None and not (0 <= env < len(self.envs)):
             return {"message": "Unknown environment."}
+        messages: list[dict[str, Any]] = []
         if env is None:
-            self.do_import(text)
-        messages: list[dict[str, Any]] = list(self.faults(text)["messages"])
-        tokens, _ = tokenize(text)
-        sorries: list[dict[str, Any]] = []
-        for token in tokens:
-            if token.kind is not Kind.IDENT:
-                continue
-            if token.value == "import" and token.first_on_line and env is not None:
+            failed = self.do_import(text)
+            messages += [failed] if failed is not None else []
+        parent = EnvState() if env is None else self.envs[env]
+        messages += self.faults(text)["messages"]
+        lean = LeanText.read(text)
+        for token in lean.tokens:
+            if token.kind is Kind.IDENT and token.value == "import" and token.first_on_line and env is not None:
                 messages.append(
                     message("error", token, "invalid 'import' command, it must be used in the beginning of the file")
                 )
-            elif token.value == "sorry":
-                sorries.append({"proofState": self.proof_states, **span(token), "goal": "⊢ (simulated goal)"})
-                self.proof_states += 1
-        for at in sorry_declarations(tokens):
+        options = dict(parent.options)
+        for option in lean.set_options():
+            if option.name.startswith(UNDECLARED):
+                messages.append(message("error", option.at, f"unknown option '{option.name}'"))
+            else:
+                options[option.name] = option.value
+        declared = set(parent.declared)
+        for name, at in lean.declarations():
+            if name in declared:
+                messages.append(message("error", at, f"'{name}' has already been declared"))
+            declared.add(name)
+        sorries = [{"proofState": self.new_state([GOAL]), **span(t), "goal": GOAL} for t in lean.sorries()]
+        for at in lean.sorry_declarations():
             messages.append(message("warning", at, "declaration uses `sorry`"))
-        for i, token in enumerate(tokens[:-1]):
-            if token.text == "#" and tokens[i + 1].value in ("check", "print", "eval") and len(tokens) > i + 2:
-                what = tokens[i + 2]
-                messages.append(message("info", token, f"#{tokens[i + 1].value} {what.text}", what))
+        for what, first, argument in lean.infos():
+            shown = f'"{self.lean_version}"' if argument.value == "Lean.versionString" else f"#{what} {argument.text}"
+            messages.append(message("info", first, shown, argument))
+        if _OPTIONS_RE.search(text) and lean.tokens:
+            listed = ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "none"
+            messages.append(message("info", lean.tokens[0], f"options: {listed}"))
         messages.sort(key=lambda m: (m["pos"]["line"], m["pos"]["column"]))
+        if obj.get("rootGoals"):
+            for by in lean.root_goals():
+                where = {"line": by.line, "column": by.column}
+                sorries.append({"proofState": self.new_state([GOAL]), "pos": where, "goal": GOAL, "endPos": where})
         reply: dict[str, Any] = {}
+        if obj.get("allTactics"):
+            reply["tactics"] = [
+                {
+                    "usedConstants": [],
+                    "tactic": lean.source(first, last),
+                    "proofState": self.new_state([GOAL]),
+                    **span(first, last),
+                    "goals": GOAL,
+                }
+                for first, last in lean.tactics()
+            ]
         if sorries:
             reply["sorries"] = sorries
         if messages:
             reply["messages"] = messages
-        if obj.get("allTactics"):
-            reply["tactics"] = []
-        reply["env"] = self.envs
-        self.envs += 1
+        self.envs.append(EnvState(options, frozenset(declared)))
+        reply["env"] = len(self.envs) - 1
         return reply
+
+    def proof_step(self, tactic: str, proof_state: object) -> dict[str, Any]:
+        """A tactic on a proof state: its sorries (no positions: the tactic is its own input) get
+        proof states first, then the step itself."""
+        if not (isinstance(proof_state, int) and 0 <= proof_state < len(self.proof_states)):
+            return {"message": "Unknown proof state."}
+        self.faults(tactic)
+        sorries = [{"proofState": self.new_state([GOAL]), "goal": GOAL} for _ in LeanText.read(tactic).sorries()]
+        reply: dict[str, Any] = {"sorries": sorries} if sorries else {}
+        reply["proofStatus"] = "Incomplete: contains sorry" if sorries else "Completed"
+        reply["proofState"] = self.new_state([])
+        reply["goals"] = []
+        return reply
+
+    def proof_reply(self, goals: list[str]) -> dict[str, Any]:
+        """`createProofStepReponse`: records a new state for a pickled or unpickled one."""
+        status = "Incomplete: open goals remain" if goals else "Completed"
+        return {"proofStatus": status, "proofState": self.new_state(list(goals)), "goals": list(goals)}
+
+    def write_pickle(self, path: str, state: dict[str, Any]) -> None:
+        try:
+            Path(path).write_text(json.dumps({"simulated": True, **state}), encoding="utf-8")
+        except OSError as e:
+            die(f"{e.strerror} (error code: {e.errno})\n  file: {path}", raw=True)
+
+    def read_pickle(self, path: str) -> dict[str, Any]:
+        """The REPL unpickles outside any `try`: a missing file kills it (`REPL/Main.lean`)."""
+        try:
+            state = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as e:
+            die(f"{e.strerror.lower() if e.strerror else e} (error code: {e.errno})\n  file: {path}", raw=True)
+        except ValueError:
+            die(f"failed to read file '{path}', invalid header", raw=True)
+        return state if isinstance(state, dict) else {}
 
     def handle(self, obj: Any) -> dict[str, Any]:
         if not isinstance(obj, dict):
             die("expected a JSON object")
         if "tactic" in obj and "proofState" in obj:
-            if not (isinstance(obj["proofState"], int) and 0 <= obj["proofState"] < self.proof_states):
-                return {"message": "Unknown proof state."}
-            self.faults(str(obj["tactic"]))
-            self.proof_states += 1
-            done = "sorry" not in obj["tactic"]
-            return {
-                "proofStatus": "Completed" if done else "Incomplete: contains sorry",
-                "proofState": self.proof_states - 1,
-                "goals": [],
-            }
+            return self.proof_step(str(obj["tactic"]), obj["proofState"])
         if "pickleTo" in obj and "env" in obj:
-            known = isinstance(obj["env"], int) and 0 <= obj["env"] < self.envs
-            return {"env": obj["env"]} if known else {"message": "Unknown environment."}
+            env = obj["env"]
+            if not (isinstance(env, int) and 0 <= env < len(self.envs)):
+                return {"message": "Unknown environment."}
+            self.write_pickle(str(obj["pickleTo"]), self.envs[env].to_json())
+            return {"env": env}
         if "unpickleEnvFrom" in obj:
+            state = self.read_pickle(str(obj["unpickleEnvFrom"]))
             self.do_import("")
-            self.envs += 1
-            return {"env": self.envs - 1}
+            self.envs.append(EnvState(dict(state.get("options", {})), frozenset(state.get("declared", ()))))
+            return {"env": len(self.envs) - 1}
         if "pickleTo" in obj and "proofState" in obj:
-            return (
-                {"proofState": obj["proofState"], "goals": []}
-                if 0 <= obj["proofState"] < self.proof_states
-                else {"message": "Unknown proof State."}
-            )
+            ps = obj["proofState"]
+            if not (isinstance(ps, int) and 0 <= ps < len(self.proof_states)):
+                return {"message": "Unknown proof State."}
+            self.write_pickle(str(obj["pickleTo"]), {"goals": self.proof_states[ps]})
+            return self.proof_reply(self.proof_states[ps])
         if "unpickleProofStateFrom" in obj:
-            self.proof_states += 1
-            return {"proofState": self.proof_states - 1, "goals": []}
+            env = obj.get("env")
+            if env is not None and not (isinstance(env, int) and 0 <= env < len(self.envs)):
+                return {"message": "Unknown environment."}
+            state = self.read_pickle(str(obj["unpickleProofStateFrom"]))
+            goals = state.get("goals", [])
+            return self.proof_reply([str(g) for g in goals] if isinstance(goals, list) else [])
         env = obj.get("env")
         if env is not None and not isinstance(env, int):
             die("env must be a natural number")
@@ -289,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-mb-per-module", type=float, default=0.0)
     p.add_argument("--mapped-mb", type=float, default=0.0, help="shared read-only mapped memory, like .olean files")
     p.add_argument("--closures", help="JSON file: module -> closure size (default: 1 per import)")
+    p.add_argument("--lean-version", help="the Lean version it stands in for (default: the project's)")
+    p.add_argument("--oleans-from", metavar="VERSION", help="imports fail: their .olean files are this version's")
     p.add_argument("--replay", help="answer with a recorded transcript (path without .in)")
     args = p.parse_args(argv)
     sys.stderr.write(BANNER)

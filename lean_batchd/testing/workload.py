@@ -3,7 +3,10 @@
 `generate_workload(root, files=400, headers=40)` writes a Lake project whose
 `Work/Base` modules are imported in `headers` distinct combinations by the
 files under `Work/Files`. Every seventh file has a `sorry` (a warning), so
-outcomes are not all alike. Nothing here is Lean: the tree is for the
+outcomes are not all alike, and every file declares `value`, which Lean
+accepts in each module but a session that ran one file's body on top of
+another's would refuse: planned and naive agree only if each body runs on its
+header's own environment. Nothing here is Lean: the tree is for the
 SIMULATED REPL and for Lake discovery.
 """
 
@@ -37,6 +40,6 @@ def generate_workload(root: Path, files: int = 400, headers: int = 40) -> Worklo
     for k in range(files):
         imports = "".join(f"import Work.Base.B{b}\n" for b in combos[k % len(combos)])
         proof = "sorry" if k % 7 == 0 else "trivial"
-        body = f"\ntheorem work{k} : True := {proof}\n\ndef value{k} : Nat := {k}\n"
+        body = f"\ntheorem work{k} : True := {proof}\n\ndef value : Nat := {k}\n"
         (root / f"Work/Files/F{k:04d}.lean").write_text(imports + body)
     return Workload(root.resolve(), (root / "Work/Files").resolve(), len(combos), files)

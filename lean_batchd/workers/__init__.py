@@ -5,7 +5,7 @@ exactly once. The pool decides which process hosts a batch; nothing else does.
 """
 
 from .failures import FailureKind, LeaseRefused, WorkerFailure
-from .locate import ReplNotFound, find_repl
+from .locate import ReplFound, ReplMismatch, ReplNotFound, find_repl
 from .memory import MemoryFigures, measure_tree
 from .pool import Lease, PoolConfig, PoolSnapshot, WorkerPool
 from .protocol import (
@@ -22,7 +22,7 @@ from .protocol import (
     Sorry,
     TacticStep,
 )
-from .worker import WorkerInfo, WorkerState
+from .worker import OptionsApplied, WorkerInfo, WorkerState
 
 __all__ = [
     "Command",
@@ -33,12 +33,15 @@ __all__ = [
     "LeaseRefused",
     "MemoryFigures",
     "Message",
+    "OptionsApplied",
     "PoolConfig",
     "PoolSnapshot",
     "Pos",
     "ProofStepReply",
     "ProtocolError",
     "ReplError",
+    "ReplFound",
+    "ReplMismatch",
     "ReplNotFound",
     "Reply",
     "Request",

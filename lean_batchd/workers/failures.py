@@ -16,7 +16,8 @@ class FailureKind(StrEnum):
     INVALID_REQUEST = "invalid-request"
     """Refused before sending: it would kill the REPL, or names an env or proof state of another process."""
     IMPORT_FAILED = "import-failed"
-    """The session's header did not elaborate (unknown module, missing .olean, ...)."""
+    """The session could not be set up: its header did not elaborate (unknown module, missing or
+    incompatible .olean, ...), or Lean refused an option Lake passes."""
     SPAWN_FAILED = "spawn-failed"
     QUEUE_TIMEOUT = "queue-timeout"
     MEMORY_REFUSED = "memory-refused"

@@ -16,6 +16,9 @@ from .shielding import run_to_end
 
 GUARD = str(Path(__file__).with_name("guard.py"))
 STREAM_LIMIT = 1 << 24
+"""The stream buffer's line limit; longer reply lines are read in pieces (`_read_line`)."""
+MAX_REPLY_BYTES = 1 << 30
+"""A reply larger than this is a protocol failure (the worker is retired), not a memory blow-up."""
 STDERR_LINES = 60
 
 
@@ -91,7 +94,7 @@ class ReplProcess:
             stdin.write(data)
             await stdin.drain()
             return await asyncio.wait_for(self._read_reply(), timeout)
-        except (BrokenPipeError, ConnectionResetError, asyncio.IncompleteReadError):
+        except (BrokenPipeError, ConnectionResetError):
             return await self._crashed()
         except TimeoutError:
             return WorkerFailure(FailureKind.TIMEOUT, f"no reply within {timeout:g} s", self.stderr_tail())
@@ -99,16 +102,36 @@ class ReplProcess:
             return WorkerFailure(FailureKind.PROTOCOL, str(e), self.stderr_tail())
 
     async def _read_reply(self) -> Reply | WorkerFailure:
-        stdout = self.proc.stdout
-        assert stdout is not None
         framer = ReplyFramer()
         while True:
-            line = await stdout.readline()
+            line = await self._read_line(MAX_REPLY_BYTES - len(framer.pending))
             if not line:
                 return await self._crashed()
             reply = framer.feed_line(line)
             if reply is not None:
                 return reply
+
+    async def _read_line(self, room: int) -> bytes:
+        """One line of any length up to `room` bytes (the REPL pretty-prints a reply over many
+        lines, but one message's text is one line): `readline` would drop a line longer than
+        the stream limit and leave the rest of it for the next request."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        pieces: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                piece = await stdout.readuntil(b"\n")
+            except asyncio.LimitOverrunError as e:
+                piece = await stdout.readexactly(e.consumed)
+            except asyncio.IncompleteReadError as e:  # end of output: what there was
+                return b"".join(pieces) + e.partial
+            pieces.append(piece)
+            size += len(piece)
+            if size > room:
+                raise ProtocolError(f"a reply over {MAX_REPLY_BYTES:,} bytes")
+            if piece.endswith(b"\n"):
+                return b"".join(pieces)
 
     async def _crashed(self) -> WorkerFailure:
         code: int | None = None

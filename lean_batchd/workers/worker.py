@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ..plan.elaboration import option_plan, set_options
 from ..plan.keys import SessionKey
 from .failures import FailureKind, WorkerFailure
+from .locate import explain_import_failure
 from .memory import NOTHING, MemoryFigures
 from .process import ReplProcess
 from .protocol import (
@@ -71,6 +73,32 @@ class WorkerInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class OptionsApplied:
+    """What became of the session key's options: set on the env every body runs on, or not."""
+
+    applied: tuple[str, ...] = ()
+    not_applied: tuple[tuple[str, str], ...] = ()
+    """(name, why): never dropped silently."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "applied": list(self.applied),
+            "notApplied": [{"name": name, "reason": why} for name, why in self.not_applied],
+        }
+
+    @staticmethod
+    def from_json(doc: dict[str, object]) -> OptionsApplied:
+        applied = doc.get("applied")
+        missed = doc.get("notApplied")
+        return OptionsApplied(
+            tuple(str(n) for n in applied) if isinstance(applied, list) else (),
+            tuple((str(m["name"]), str(m["reason"])) for m in missed if isinstance(m, dict))
+            if isinstance(missed, list)
+            else (),
+        )
+
+
 class Worker:
     def __init__(
         self, key: SessionKey, restart_reason: str | None = None, on_change: Callable[[Worker], None] | None = None
@@ -82,6 +110,8 @@ class Worker:
         self._on_change = on_change
         self.stale = False
         self.base_env: int | None = None
+        """The env every body runs on: the header's import with Lake's options set."""
+        self.options = OptionsApplied()
         self.envs: set[int] = set()
         self.proof_states: set[int] = set()
         self.requests = 0
@@ -117,7 +147,8 @@ class Worker:
         )
 
     async def start(self, timeout: float | None) -> WorkerFailure | None:
-        """Spawn and import the session's header: the process's first and only env-less command."""
+        """Spawn, import the session's header (the process's first and only env-less command),
+        then set Lake's options on that env."""
         key = self.key
         spawned = await ReplProcess.spawn(key.worker_command, key.project_root)
         if isinstance(spawned, WorkerFailure):
@@ -125,21 +156,62 @@ class Worker:
         self.process = spawned
         self.set_state(WorkerState.IMPORTING)
         began = time.monotonic()
-        reply = await spawned.request(Command(key.header_text()), timeout)
+        reply = await self._setup(Command(key.header_text()), timeout, "the header import")
         self.import_seconds = time.monotonic() - began
         if isinstance(reply, WorkerFailure):
             return reply
-        if not isinstance(reply, CommandReply):
-            return WorkerFailure(FailureKind.IMPORT_FAILED, f"the header import answered {reply.to_json()}")
         if reply.errors:
-            detail = "; ".join(m.data for m in reply.errors[:5])
-            return WorkerFailure(FailureKind.IMPORT_FAILED, f"the session's header does not elaborate: {detail}")
-        self.base_env = reply.env
+            explained = explain_import_failure(_errors(reply), key.toolchain)
+            return WorkerFailure(FailureKind.IMPORT_FAILED, f"the session's header does not elaborate: {explained}")
         self.envs.add(reply.env)
+        return await self._set_options(reply.env, timeout)
+
+    async def _setup(self, command: Command, timeout: float | None, what: str) -> CommandReply | WorkerFailure:
+        """A command setting the session up: any answer but a command's is a failure."""
+        assert self.process is not None
+        reply = await self.process.request(command, timeout)
+        if isinstance(reply, WorkerFailure | CommandReply):
+            return reply
+        return WorkerFailure(FailureKind.IMPORT_FAILED, f"{what} answered {reply.to_json()}")
+
+    async def _set_options(self, env: int, timeout: float | None) -> WorkerFailure | None:
+        """As Lean applies Lake's `-D` options after importing (`reparseOptions`): plain ones all
+        at once (one Lean refuses fails the session, as it fails `lake build`), each `weak.` one
+        on its own and only if the imports declare it; the resulting env is the session's."""
+        plan = option_plan(self.key.options)
+        applied: list[str] = []
+        not_applied = list(plan.not_applied)
+        steps: list[tuple[str, list[str], str | None]] = []
+        if plan.together:
+            steps.append((set_options(plan.together), [name for name, _ in plan.together], None))
+        steps += [(set_options(((name, value),)), [written], written) for written, name, value in plan.weak]
+        for text, names, weak in steps:
+            reply = await self._setup(Command(text, env=env), timeout, "setting Lake's options")
+            if isinstance(reply, WorkerFailure):
+                return reply
+            if reply.errors:
+                detail = _errors(reply)
+                if weak is None:
+                    return WorkerFailure(FailureKind.IMPORT_FAILED, f"Lean refuses an option Lake passes: {detail}")
+                not_applied.append((weak, f"the imports do not declare it, so Lean skips it ({detail})"))
+                continue
+            env = reply.env
+            self.envs.add(env)
+            applied.extend(names)
+        self.base_env = env
+        self.options = OptionsApplied(tuple(applied), tuple(not_applied))
         return None
 
     def bind(self, request: Request) -> Request | WorkerFailure:
-        """Give env-less commands this session's env; refuse ids that belong to another process."""
+        """Give env-less commands this session's env; refuse ids that belong to another process,
+        and an env-less file: the REPL would elaborate its `import` lines as commands on this
+        session's env and fail (the session already holds the file's header)."""
+        if isinstance(request, FileCommand) and request.env is None:
+            return WorkerFailure(
+                FailureKind.INVALID_REQUEST,
+                f"{request.path} has its own header: send its body as a command (it runs on this session's "
+                "imports) or give an env explicitly",
+            )
         if isinstance(request, Command | FileCommand):
             if request.env is None:
                 assert self.base_env is not None
@@ -169,4 +241,9 @@ class Worker:
             self.proof_states.update(t.proof_state for t in reply.tactics if t.proof_state is not None)
         elif isinstance(reply, ProofStepReply):
             self.proof_states.add(reply.proof_state)
+            self.proof_states.update(s.proof_state for s in reply.sorries if s.proof_state is not None)
         return reply
+
+
+def _errors(reply: CommandReply) -> str:
+    return "; ".join(m.data for m in reply.errors[:5])

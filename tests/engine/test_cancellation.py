@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lean_batchd.engine import Engine
-from lean_batchd.engine import engine as engine_module
+from lean_batchd.engine import elaborate as elaborate_module
 from lean_batchd.engine.managed import ManagedProject
 from lean_batchd.lake import LakeProject
 from tests.engine.test_engine import engine_run
@@ -23,7 +23,7 @@ def test_a_cancelled_check_keeps_the_model_locked_until_its_thread_ends(
 ) -> None:
     reading = threading.Event()
     done = threading.Event()
-    real = engine_module.stale_artifacts
+    real = elaborate_module.stale_artifacts
 
     def slow_stale_artifacts(project: LakeProject, imports: list[str]) -> Any:
         reading.set()
@@ -31,7 +31,7 @@ def test_a_cancelled_check_keeps_the_model_locked_until_its_thread_ends(
         done.set()
         return real(project, imports)
 
-    monkeypatch.setattr(engine_module, "stale_artifacts", slow_stale_artifacts)
+    monkeypatch.setattr(elaborate_module, "stale_artifacts", slow_stale_artifacts)
 
     async def body(engine: Engine) -> None:
         managed = await engine.project_for(str(demo))

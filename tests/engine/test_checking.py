@@ -14,7 +14,7 @@ from lean_batchd.engine import Engine, EngineConfig, EngineError
 from lean_batchd.engine.checking import CheckReport, EngineTarget, check_sessions, plan_sessions
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
 from lean_batchd.engine.values import ErrorKind
-from lean_batchd.testing import simulated_repl_command
+from lean_batchd.testing import simulated_lean_command, simulated_repl_command
 from lean_batchd.testing.workload import generate_workload
 from lean_batchd.workers.pool import PoolConfig
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
@@ -23,6 +23,7 @@ from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (aut
 def simulated(**pool: object) -> EngineConfig:
     return EngineConfig(
         worker_command=simulated_repl_command(import_seconds=0.05),
+        lean_command=simulated_lean_command(),
         simulated=True,
         watch=False,
         verify_interval=None,
@@ -70,11 +71,13 @@ def test_crash_and_timeout_are_outcomes(demo: Path) -> None:
     assert isinstance(hung, FileOutcome) and hung.status is FileStatus.TIMEOUT
 
 
-def build(root: Path, module: str, later_than: Path) -> Path:
+def build(root: Path, module: str, *later_than: Path) -> Path:
+    """An `.olean` written after `later_than` (its source, and the `.olean` files of its imports:
+    Lake builds imports first)."""
     olean = root / ".lake/build/lib/lean" / (module.replace(".", "/") + ".olean")
     olean.parent.mkdir(parents=True, exist_ok=True)
     olean.write_bytes(b"")
-    stamp = later_than.stat().st_mtime_ns + 10**9
+    stamp = max(p.stat().st_mtime_ns for p in later_than) + 10**9
     os.utime(olean, ns=(stamp, stamp))
     return olean
 
@@ -84,9 +87,9 @@ def test_build_check_refuses_missing_and_stale_oleans(demo: Path) -> None:
     missing = check(simulated(), algebra)
     assert isinstance(missing, FileOutcome) and missing.status is FileStatus.BUILD_FIRST
     assert missing.detail is not None and "lake build Demo.Basic Helper.Core" in missing.detail
-    build(demo, "Demo.Basic", demo / "src/Demo/Basic.lean")
     helper = demo / "vendor/helper"
-    build(helper, "Helper.Core", helper / "Helper/Core.lean")
+    core = build(helper, "Helper.Core", helper / "Helper/Core.lean")
+    build(demo, "Demo.Basic", demo / "src/Demo/Basic.lean", core)
     fresh = check(simulated(), algebra)
     assert isinstance(fresh, FileOutcome) and fresh.status is FileStatus.OK
     basic = demo / "src/Demo/Basic.lean"
@@ -95,10 +98,26 @@ def test_build_check_refuses_missing_and_stale_oleans(demo: Path) -> None:
     os.utime(basic, ns=(later, later))
     stale = check(simulated(), algebra)
     assert isinstance(stale, FileOutcome) and stale.status is FileStatus.BUILD_FIRST
-    assert (
-        stale.detail
-        == "its imports are not built: lake build Demo.Basic (their .olean files are missing or older than their sources)"
+    assert stale.detail == (
+        "its imports are not built: lake build Demo.Basic (their .olean files are missing or older than their "
+        "sources or imports; judged by modification times: `lake` is not on PATH)"
     )
+    assert stale.build_judged_by == "mtime"
+
+
+def test_without_lake_an_olean_older_than_a_rebuilt_import_is_stale(demo: Path) -> None:
+    """Lake rebuilds a module whose import was rebuilt since, though its own files are older:
+    modification times must say so too (as Lake's own old mode did)."""
+    algebra = demo / "src/Demo/Algebra.lean"
+    helper = demo / "vendor/helper"
+    core = build(helper, "Helper.Core", helper / "Helper/Core.lean")
+    basic = build(demo, "Demo.Basic", demo / "src/Demo/Basic.lean", core)
+    fresh = check(simulated(), algebra)
+    assert isinstance(fresh, FileOutcome) and fresh.status is FileStatus.OK
+    build(helper, "Helper.Core", helper / "Helper/Core.lean", basic)  # rebuilt after Demo.Basic was
+    stale = check(simulated(), algebra)
+    assert isinstance(stale, FileOutcome) and stale.status is FileStatus.BUILD_FIRST
+    assert stale.detail is not None and stale.detail.startswith("its imports are not built: lake build Demo.Basic (")
 
 
 def test_no_repl_is_reported_before_anything_runs(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from lean_batchd.engine.outcome import FileOutcome
 from lean_batchd.lake import LakeProject, discover
 from lean_batchd.plan import context_for, plan, work_from_model
 from lean_batchd.plan.diff import PlanDiff
-from lean_batchd.testing import simulated_repl_command
+from lean_batchd.testing import simulated_lean_command, simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
 from lean_batchd.workers.protocol import CommandReply
 from tests.conftest import until
@@ -32,6 +32,7 @@ def engine_run(body: Callable[[Engine], Awaitable[T]], **config: Any) -> T:
         engine = Engine(
             EngineConfig(
                 worker_command=simulated_repl_command(import_seconds=0.05),
+                lean_command=simulated_lean_command(),
                 simulated=True,
                 verify_interval=None,
                 pool=PoolConfig(idle_ttl=None),
@@ -67,8 +68,8 @@ def test_module_info_and_sharing(demo: Path) -> None:
 
 
 def test_prewarm_then_run_maps_messages_to_the_file(demo: Path) -> None:
-    path = demo / "src/Demo/Algebra.lean"
-    path.write_text(path.read_text().replace("  simp only [triple_eq]\n  omega", "  sorry"))
+    path = demo / "src/Demo/Lemmas.lean"
+    path.write_text(path.read_text().replace("  Nat.le_add_right _ _", "  sorry"))
 
     async def body(engine: Engine) -> None:
         key = await engine.prewarm(str(path))
@@ -80,10 +81,10 @@ def test_prewarm_then_run_maps_messages_to_the_file(demo: Path) -> None:
         assert isinstance(result, RunResult) and result.failure is None and result.simulated
         (warning,) = [m for m in result.messages if m.severity == "warning"]  # once per declaration, at its name
         lines = path.read_text().split("\n")
-        line = next(i for i, text in enumerate(lines) if "theorem triple_add" in text)
-        column = lines[line].index("triple_add")
+        line = next(i for i, text in enumerate(lines) if "theorem triple_le_add" in text)
+        column = lines[line].index("triple_le_add")
         assert (warning.range.start_line, warning.range.start_character) == (line, column)
-        assert (warning.range.end_line, warning.range.end_character) == (line, column + len("triple_add"))
+        assert (warning.range.end_line, warning.range.end_character) == (line, column + len("triple_le_add"))
         assert isinstance(result.reply, CommandReply) and len(result.reply.sorries) == 1
         assert engine.pool.counters["spawns"] == 1 and engine.pool.counters["reuses"] == 1
 
@@ -179,7 +180,7 @@ def test_a_path_through_a_symlink_is_the_same_module_and_session(demo: Path, tmp
 
 
 def test_an_olean_change_retires_the_warm_worker(demo: Path) -> None:
-    path = str(demo / "src/Demo/Algebra.lean")
+    path = str(demo / "src/Demo/Lemmas.lean")
 
     async def body(engine: Engine) -> None:
         await engine.prewarm(path)

@@ -21,7 +21,7 @@ from lean_batchd.plan import (
     RestartPolicy,
     Strategy,
     diff_plans,
-    normalise,
+    header_imports,
     plan,
     plan_project,
 )
@@ -63,7 +63,7 @@ def context(graph: Graph, libraries: tuple[str, ...] = ("L",)) -> PlanContext:
 
 def items(graph: Graph, library: str = "L") -> list[ModuleWork]:
     return [
-        ModuleWork(m, f"{m}.lean", ".", normalise([Import(e) for e in graph.edges(m)]), library=library)
+        ModuleWork(m, f"{m}.lean", ".", header_imports([Import(e) for e in graph.edges(m)]), library=library)
         for m in sorted(graph.modules)
     ]
 
@@ -137,14 +137,39 @@ def test_output_is_deterministic_and_order_free(
     assert first == again
 
 
-def test_import_order_does_not_change_the_key() -> None:
-    graph = Graph({"A": (), "B": (), "X": ("A", "B"), "Y": ("B", "A")})
+def test_import_order_separates_keys_and_a_repeated_import_does_not() -> None:
+    """Lean imports in header order (instance and simp-lemma ties follow it), so order is part
+    of the key; importing a module twice adds nothing, so a repeat is dropped."""
+    graph = Graph({"A": (), "B": (), "X": ("A", "B"), "Y": ("B", "A"), "Z": ("A", "B")})
     work = [
-        ModuleWork("X", "X.lean", ".", normalise([Import("A"), Import("B")]), library="L"),
-        ModuleWork("Y", "Y.lean", ".", normalise([Import("B"), Import("A"), Import("B")]), library="L"),
+        ModuleWork("X", "X.lean", ".", header_imports([Import("A"), Import("B")]), library="L"),
+        ModuleWork("Y", "Y.lean", ".", header_imports([Import("B"), Import("A"), Import("B")]), library="L"),
+        ModuleWork("Z", "Z.lean", ".", header_imports([Import("A", offset=3), Import("B"), Import("A")]), library="L"),
     ]
     p = plan(work, context(graph))
-    assert len(p.batches) == 1 and p.batches[0].names() == ("X", "Y")
+    assert sorted(b.names() for b in p.batches) == [("X", "Z"), ("Y",)]
+    y = next(b for b in p.batches if b.names() == ("Y",))
+    assert y.key.header_text() == "import B\nimport A\n"
+
+
+def test_lake_options_are_part_of_the_key_by_value() -> None:
+    graph = Graph({"A": (), "X": ("A",), "Y": ("A",), "Z": ("A",)})
+    strict = (("autoImplicit", False), ("maxSynthPendingDepth", 3))
+    work = [
+        ModuleWork("X", "X.lean", ".", (Import("A"),), library="L", options=strict),
+        ModuleWork("Y", "Y.lean", ".", (Import("A"),), library="L", options=tuple(list(strict))),
+        ModuleWork("Z", "Z.lean", ".", (Import("A"),), library="L"),
+    ]
+    shared = context(graph)  # its key memo lives across plans
+    p = plan(work, shared)
+    assert sorted(b.names() for b in p.batches) == [("X", "Y"), ("Z",)]
+    with_options = next(b for b in p.batches if b.names() == ("X", "Y"))
+    without = next(b for b in p.batches if b.names() == ("Z",))
+    assert with_options.key.options == strict and with_options.capability()["options"] == dict(strict)
+    assert with_options.key.environment()["options"] == [["autoImplicit", False], ["maxSynthPendingDepth", 3]]
+    assert with_options.id != without.id  # the id people see changes with the options
+    as_nat = plan([replace(work[0], options=(("autoImplicit", 0), ("maxSynthPendingDepth", 3)))], shared)
+    assert as_nat.batches[0].key != with_options.key  # a Nat 0 is not the Bool false
 
 
 def test_flags_and_keywords_separate_keys() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from lean_batchd.testing import simulated_repl_command
@@ -57,3 +58,47 @@ def test_an_import_after_the_header_is_an_error_where_it_stands() -> None:
     (error,) = reply["messages"]
     assert error["severity"] == "error" and error["pos"] == {"line": 2, "column": 2}
     assert "must be used in the beginning of the file" in error["data"]
+
+
+def test_unpickling_a_missing_file_kills_it_as_the_repl_dies(tmp_path: Path) -> None:
+    """The REPL unpickles outside any `try` (`REPL/Main.lean`): the process dies, its envs lost."""
+    for request in ({"unpickleProofStateFrom": "gone.olean"}, {"unpickleEnvFrom": "gone.olean"}):
+        done = subprocess.run(
+            simulated_repl_command(), input=json.dumps(request) + "\n\n", capture_output=True, text=True,
+            cwd=tmp_path, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1 and done.stdout == ""
+        assert "uncaught exception: no such file or directory (error code: 2)\n  file: gone.olean" in done.stderr
+
+
+def test_an_env_keeps_its_options_and_declarations_for_what_runs_on_it() -> None:
+    """`set_option` holds for every later command on that env (the recorded `options` session);
+    a name declared in an env is taken there, not in the env it was made from."""
+    replies = ask(
+        {"cmd": "import Demo.Basic"},
+        {"cmd": "set_option autoImplicit false\nset_option maxSynthPendingDepth 3", "env": 0},
+        {"cmd": "theorem shared : True := trivial -- sim:options", "env": 1},
+        {"cmd": "theorem shared : True := trivial", "env": 2},
+        {"cmd": "theorem shared : True := trivial -- sim:options", "env": 0},
+        {"cmd": "set_option sim.undeclared.x true", "env": 0},
+    )
+    assert replies[1] == {"env": 1}
+    (echo,) = replies[2]["messages"]
+    assert echo["data"] == "options: autoImplicit=false, maxSynthPendingDepth=3 (simulated)"
+    assert replies[3]["messages"][0]["data"] == "'shared' has already been declared (simulated)"
+    assert replies[4]["messages"][0]["data"] == "options: none (simulated)"
+    assert replies[5]["messages"][0]["data"] == "unknown option 'sim.undeclared.x' (simulated)"
+
+
+def test_version_string_and_oleans_another_lean_wrote(tmp_path: Path) -> None:
+    (tmp_path / "lean-toolchain").write_text("leanprover/lean4:v4.24.0\n")
+    text = json.dumps({"cmd": "import Demo.Basic\n#eval Lean.versionString"}) + "\n\n"
+    ok = subprocess.run(simulated_repl_command(), input=text, capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert json.loads(ok.stdout)["messages"][0]["data"] == '"4.24.0" (simulated)'
+    stale = subprocess.run(
+        [*simulated_repl_command(), "--oleans-from", "4.22.0"], input=text, capture_output=True, text=True,
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    error = json.loads(stale.stdout)["messages"][0]
+    assert error["severity"] == "error" and error["data"].startswith("failed to read file '")
+    assert "Demo/Basic.olean', incompatible header" in error["data"]

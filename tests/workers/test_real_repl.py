@@ -18,23 +18,23 @@ import pytest
 from lean_batchd.lake.header import Import
 from lean_batchd.plan.keys import Profile, SessionKey
 from lean_batchd.workers.failures import FailureKind, WorkerFailure
-from lean_batchd.workers.locate import ReplNotFound, find_repl
+from lean_batchd.workers.locate import ReplFound, find_repl
 from lean_batchd.workers.pool import PoolConfig, WorkerPool
 from lean_batchd.workers.protocol import CommandReply
 from tests.conftest import DEMO
 
 FOUND = find_repl(DEMO)
 pytestmark = pytest.mark.skipif(
-    isinstance(FOUND, ReplNotFound),
-    reason=f"needs a real Lean toolchain and REPL: {FOUND.message() if isinstance(FOUND, ReplNotFound) else ''}",
+    not isinstance(FOUND, ReplFound),
+    reason=f"needs a real Lean toolchain and REPL: {'' if isinstance(FOUND, ReplFound) else FOUND.message()}",
 )
 
 
 def key(*modules: str) -> SessionKey:
-    assert not isinstance(FOUND, ReplNotFound)
+    assert isinstance(FOUND, ReplFound)
     return SessionKey(
         str(DEMO), "demo", None, ".", False, False, tuple(Import(m) for m in modules), Profile.HEADER,
-        "real", "leanprover-community/repl", "default", FOUND,
+        "real", "leanprover-community/repl", "default", FOUND.command,
     )  # fmt: skip
 
 
@@ -73,8 +73,9 @@ def test_real_timeout_recovers() -> None:
 
 
 def test_real_check_of_the_demo_after_lake_build(tmp_path: Path) -> None:
-    """`lake build` the demo, then `lean-batchd check` it on real Lean: every file ok, and a
-    source touched after the build is refused with the build hint."""
+    """`lake build` the demo, then `lean-batchd check` it on real Lean: every file ok; a source
+    touched after the build still checks (Lake rebuilds nothing), an edited one is refused with
+    the build hint."""
     root = tmp_path / "demo"
     shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".lake"))
     build = subprocess.run(["lake", "build"], cwd=root, capture_output=True, text=True, timeout=1800, check=False)
@@ -84,9 +85,11 @@ def test_real_check_of_the_demo_after_lake_build(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    (root / "src/Demo/Basic.lean").touch()
-    stale = subprocess.run(
-        [sys.executable, "-m", "lean_batchd", "check", str(root / "src/Demo/Algebra.lean"), "--no-daemon"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    basic = root / "src/Demo/Basic.lean"
+    basic.touch()
+    argv = [sys.executable, "-m", "lean_batchd", "check", str(root / "src/Demo/Algebra.lean"), "--no-daemon"]
+    touched = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    assert touched.returncode == 0, touched.stdout + touched.stderr
+    basic.write_text(basic.read_text() + "\ntheorem edited : True := trivial\n")
+    stale = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     assert stale.returncode == 1 and "its imports are not built: lake build Demo.Basic" in stale.stdout

@@ -1,0 +1,155 @@
+"""Checking one file as `lake build` would see it: is the build it imports up to date, then
+elaborate it in its header's warm REPL session or, where a session cannot be faithful
+(`plan.elaboration`), in `lean --json` on the whole file.
+
+Whether the build is up to date is Lake's question (`lake.artifacts`): its answers are kept
+per project until a source or a build artifact changes, so a run asks it once, about every
+module the project's files import, and each file then reads the answers for its imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from typing import TYPE_CHECKING
+
+from ..lake.artifacts import (
+    BuildStatus,
+    JudgedBy,
+    LakeUnanswered,
+    StaleArtifact,
+    lake_asker,
+    lake_stale,
+    olean_path,
+    stale_artifacts,
+)
+from ..lake.header import START
+from ..plan.elaboration import ElaborationPath, elaboration_of, option_plan
+from ..plan.work import ModuleWork
+from ..workers.failures import WorkerFailure
+from ..workers.lean_file import DEFAULT_LEAN_COMMAND, run_lean_file
+from ..workers.worker import OptionsApplied
+from .managed import ManagedProject, Session, model_thread
+from .outcome import FileOutcome, FileStatus, outcome_of
+from .positions import file_range
+from .values import EngineError, FileMessage, RunResult
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+async def check_file(
+    engine: Engine,
+    managed: ManagedProject,
+    session: Session,
+    path: str,
+    timeout: float | None,
+    build_check: bool,
+    owner: str | None = None,
+) -> FileOutcome | EngineError:
+    work, key = session.work, session.key
+    module = work.module if managed.project.graph.get(work.module) is not None else None
+    elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
+    judged: str | None = None
+    if build_check:
+        status = await build_status(engine, managed, work)
+        judged = str(status.judged_by)
+        if status.stale:
+            return FileOutcome(
+                path=path,
+                module=module,
+                status=FileStatus.BUILD_FIRST,
+                session_key=key.digest,
+                detail=status.hint(),
+                simulated=engine.config.simulated,
+                elaboration=elaboration,
+                build_judged_by=judged,
+            )
+    if elaboration.path is ElaborationPath.LEAN:
+        result: RunResult | EngineError = await run_whole_file(engine, managed, session, path, timeout, owner)
+    else:
+        result = await engine.run(path, None, timeout, owner)
+    return result if isinstance(result, EngineError) else outcome_of(result, module, elaboration, judged)
+
+
+async def build_status(engine: Engine, managed: ManagedProject, work: ModuleWork) -> BuildStatus:
+    """Lake's verdict on the modules `work` imports (asked once for every module the project's
+    files import, then kept); modification times where there is no Lake or it cannot say."""
+    imports = [i.module for i in work.imports]
+    async with managed.lock:
+        by_mtime = await model_thread(stale_artifacts, managed.project, imports)
+        targets = [m for m in dict.fromkeys(imports) if managed.project.graph.get(m) is not None]
+    lake = engine.config.lake_command or ((found,) if (found := shutil.which("lake")) else None)
+    if lake is None:
+        return BuildStatus(tuple(by_mtime), JudgedBy.MTIME, "`lake` is not on PATH")
+    async with managed.lake_lock:
+        if any(t not in managed.lake_verdicts for t in targets):
+            try:
+                await _ask_lake(managed, lake, targets)
+            except LakeUnanswered as e:
+                return BuildStatus(tuple(by_mtime), JudgedBy.MTIME, str(e))
+        stale = [t for t in targets if not managed.lake_verdicts.get(t, False)]
+    known = {s.module: s for s in by_mtime}
+    artifacts = []
+    for name in stale:
+        if name in known:
+            artifacts.append(known[name])
+            continue
+        layouts = {layout.name: layout for layout in (managed.project.layout, *managed.project.workspace.dependencies)}
+        olean = olean_path(layouts[managed.project.graph.modules[name].package], name)
+        artifacts.append(StaleArtifact(name, str(olean), missing=not olean.exists()))
+    return BuildStatus(tuple(artifacts), JudgedBy.LAKE)
+
+
+async def _ask_lake(managed: ManagedProject, lake: tuple[str, ...], targets: list[str]) -> None:
+    """Ask about every module the project's files import (plus `targets`), suspects first: those
+    whose closure modification times call stale."""
+    async with managed.lock:
+        project = managed.project
+        wanted = sorted({e for m in project.local_modules() for e in project.graph.edges(m.name)} | set(targets))
+        mtime_stale = {s.module for s in await model_thread(stale_artifacts, project, wanted)}
+        index = managed.context().closures()
+        suspect_mask = index.mask(mtime_stale & set(index.closure))
+        suspects = {t for t in wanted if t in index.closure and index.closure[t] & suspect_mask}
+    ask = lake_asker(lake, managed.root)
+    stale = await asyncio.to_thread(lake_stale, wanted, suspects, ask)
+    managed.lake_verdicts.update({t: t not in stale for t in wanted})
+
+
+async def run_whole_file(
+    engine: Engine, managed: ManagedProject, session: Session, path: str, timeout: float | None, owner: str | None
+) -> RunResult:
+    """`lean --json` on the file (`owner`'s unsaved buffer if it has one), messages in place."""
+    work, key = session.work, session.key
+    started = time.monotonic()
+    text = managed.text_of(path, owner)
+    got = await run_lean_file(
+        engine.config.lean_command or DEFAULT_LEAN_COMMAND,
+        str(managed.root),
+        path,
+        os.path.join(managed.root, work.source_root),
+        key.options,
+        timeout,
+        text if session.unsaved else None,
+    )
+    lines = text.split("\n")
+    failure = got if isinstance(got, WorkerFailure) else None
+    messages = () if failure is not None or isinstance(got, WorkerFailure) else got.messages
+    plan = option_plan(key.options)
+    weak = "passed as `-D`: Lean sets it only if the imports declare it, and does not say whether they did"
+    options = OptionsApplied(
+        tuple(name for name, _ in plan.together) + tuple(name for name, _ in plan.not_applied),
+        tuple((written, weak) for written, _, _ in plan.weak),
+    )
+    return RunResult(
+        path=path,
+        session_key=key.digest,
+        messages=tuple(FileMessage(m.severity, file_range(lines, START, m.pos, m.end_pos), m.data) for m in messages),
+        reply=None,
+        failure=failure,
+        elapsed_seconds=time.monotonic() - started,
+        simulated=engine.config.simulated,
+        options=options,
+    )

@@ -1,0 +1,5 @@
+import Fidelity.Basic
+import Fidelity.AutoImplicit
+import Fidelity.Module
+import Fidelity.OrderAB
+import Fidelity.OrderBA

@@ -1,0 +1,3 @@
+import Fidelity.Tag
+
+instance instTagA : Inhabited Tag := ⟨⟨1⟩⟩

@@ -1,0 +1,3 @@
+import Fidelity.Tag
+
+instance instTagB : Inhabited Tag := ⟨⟨2⟩⟩

@@ -1,0 +1,4 @@
+import Fidelity.InstB
+import Fidelity.InstA
+
+#eval (default : Tag).n

@@ -1,0 +1,2 @@
+structure Tag where
+  n : Nat
