@@ -121,8 +121,8 @@ def test_an_unsaved_module_file_is_checked_as_written_in_the_editor(demo: Path) 
     algebra = demo / "src/Demo/Algebra.lean"
 
     async def body(engine: Engine) -> FileOutcome:
-        await engine.set_buffer(str(algebra), algebra.read_text() + "\n-- sim:options\n")
-        got = await engine.check(str(algebra), build_check=False)
+        await engine.set_buffer(str(algebra), algebra.read_text() + "\n-- sim:options\n", "editor")
+        got = await engine.check(str(algebra), build_check=False, owner="editor")
         assert isinstance(got, FileOutcome)
         return got
 
