@@ -186,13 +186,17 @@ class Hub:
 
     def _refresh_lenses(self) -> None:
         """Code lenses show the session state: ask clients that can to refresh them, at once after a
-        quiet spell (an editor's own debounce follows), else at most 10/s."""
+        quiet spell (an editor's own debounce follows), else at most 10/s.
+
+        Only clients that have asked for lenses: a client still waiting to ask for the first time
+        asks anyway, and in VS Code a refresh re-arms that wait (its debounce, ~1.5 s before the
+        first answer), so refreshing then only delays the first lens."""
         self._refresh = None
         self._refreshed = asyncio.get_running_loop().time()
         for session in list(self.sessions):
             workspace = session.ls.client_capabilities.workspace if session.initialized else None
             lenses = workspace.code_lens if workspace is not None else None
-            if lenses is not None and lenses.refresh_support and not session.closed:
+            if lenses is not None and lenses.refresh_support and session.lenses_asked and not session.closed:
                 session.ls.workspace_code_lens_refresh(None)
 
     def track_prewarm(self, session: Session, digest: str, header: str) -> None:

@@ -176,7 +176,9 @@ class TestConnectMode:
         assert "1 warm" in _file_state(window, "warm")
         warm = time.monotonic()
         wait_for(lambda: WARM_LENS.match(window.lens()), "the header lens shows the session warm", 5, 0.01)
-        assert time.monotonic() - warm < 1.0, "the lens lagged the status bar by more than a second"
+        lag = time.monotonic() - warm
+        print(f"first open: lens lag behind the status bar {lag:.2f} s")
+        assert lag < 1.0, f"the lens lagged the status bar by {lag:.2f} s"
         assert "modules share this header" not in window.lens()  # Lemmas' header is its own
         bridges = [p for p in window.lean_processes() if "connect" in p.cmdline()]
         assert [args_after(p, "bridge") for p in bridges] == [["connect", *SERVER_ARGS]]

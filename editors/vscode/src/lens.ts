@@ -9,7 +9,8 @@
  * the Lean batches view or the palette just after a session turned warm left its lens at
  * `warming…`. After each change this checks that VS Code did ask for lenses, and asks it again
  * if it did not, waiting a little longer each time (re-asking too soon would only push a
- * pending query back).
+ * pending query back). Nothing is re-asked before VS Code's first query: it asks anyway, and
+ * re-asking would only postpone it (its first debounce is long, ~1.5 s).
  */
 export class LensFollower {
   private provided = 0;
@@ -30,6 +31,9 @@ export class LensFollower {
   changed(): void {
     clearTimeout(this.timer);
     const seen = this.provided;
+    if (seen === 0) {
+      return;
+    }
     let attempt = 1;
     const check = (): void => {
       if (this.provided !== seen || attempt > this.tries) {

@@ -18,6 +18,7 @@ describe('the code lens follower', () => {
   it('asks again, each time a little later, until VS Code asks for lenses', () => {
     const refresh = vi.fn();
     const lenses = new LensFollower(refresh, 400, 4);
+    lenses.asked();
     lenses.changed();
     vi.advanceTimersByTime(400);
     expect(refresh).toHaveBeenCalledTimes(1);
@@ -32,8 +33,17 @@ describe('the code lens follower', () => {
 
   it('gives up after a few tries (no editor shows a lens)', () => {
     const refresh = vi.fn();
-    new LensFollower(refresh, 400, 4).changed();
+    const lenses = new LensFollower(refresh, 400, 4);
+    lenses.asked();
+    lenses.changed();
     vi.advanceTimersByTime(60_000);
     expect(refresh).toHaveBeenCalledTimes(4);
+  });
+
+  it('never re-asks before VS Code’s first query, which would only postpone it', () => {
+    const refresh = vi.fn();
+    new LensFollower(refresh, 400, 4).changed();
+    vi.advanceTimersByTime(60_000);
+    expect(refresh).not.toHaveBeenCalled();
   });
 });
