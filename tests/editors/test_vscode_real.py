@@ -308,6 +308,15 @@ class TestStdioMode:
         stdio_window.p.keyboard.press("Enter")
         wait_for(lambda: "▶ #check Nat" in stdio_window.panel_text(), "the run output")
 
+    def test_changing_the_mode_setting_moves_the_window_to_the_shared_daemon(self, stdio_window: Window) -> None:
+        window = stdio_window
+        window.set_setting("leanBatchd.mode", "connect")
+        wait_for(window.daemons, "the shared daemon", 30)
+        private = lambda: [p for p in window.lean_processes() if "--stdio" in p.cmdline()]  # noqa: E731
+        wait_for(lambda: not private(), "the private daemon stopped", 30)
+        window.open_file(LEMMAS)
+        _file_state(window, "warm", timeout=30)
+
 
 # -- a wrong executable ----------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class Window:
                     "extensions.autoUpdate": False,
                     "workbench.tips.enabled": False,
                     "editor.codeLens": True,
+                    "extensions.autoCheckUpdates": False,
+                    "extensions.ignoreRecommendations": True,
                     **settings,
                 },
                 indent=2,
@@ -207,6 +209,16 @@ class Window:
                 header.click()
         return pane
 
+    def set_setting(self, key: str, value: str) -> None:
+        """Changes an enum setting in the Settings editor (Ctrl+,), as a person would."""
+        self.p.keyboard.press("Escape")
+        self.p.keyboard.press("Control+Comma")
+        search = self.p.locator(".settings-editor .suggest-input-container textarea").first
+        search.fill(key)
+        choice = self.p.locator(".settings-editor .setting-item-enum select")
+        wait_for(lambda: choice.count() == 1, f"the Settings editor shows {key} alone")
+        choice.select_option(value)
+
     def tree_row(self, pane: Any, label: str) -> Any:
         """The row of a tree view whose label is exactly `label`."""
         name = self.p.locator(".label-name", has_text=re.compile(f"^{re.escape(label)}$"))
@@ -260,23 +272,22 @@ class Window:
     def close(self) -> list[str]:
         """Ends the browser page, code-server with everything it started, and the shared daemon.
 
-        Returns the processes that had to be killed after a graceful stop (none, normally)."""
+        code-server's whole process group (extension host, the daemon's bridge) is killed at
+        once: stopped gently, the language client would see its connection close and start a
+        new bridge, and so a new daemon. Returns the processes that were still there after
+        the daemon was asked to stop (none, normally), after killing them."""
         if self.page is not None:
             with contextlib.suppress(Exception):
                 self.page.context.close()
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.server.pid, signal.SIGTERM)
-        try:
-            self.server.wait(15)
-        except subprocess.TimeoutExpired:
             os.killpg(self.server.pid, signal.SIGKILL)
-            self.server.wait(15)
+        self.server.wait(15)
         self.log.close()
         self.stop_shared_daemon()
         left: list[psutil.Process] = []
         end = time.monotonic() + 15
         while time.monotonic() < end:
-            left = [p for p in self.lean_processes() if p.status() != psutil.STATUS_ZOMBIE]
+            left = [p for p in self.lean_processes() if _alive(p)]
             if not left:
                 return []
             time.sleep(0.1)
@@ -285,6 +296,12 @@ class Window:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
         return names
+
+
+def _alive(proc: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return proc.status() != psutil.STATUS_ZOMBIE
+    return False
 
 
 def _is_lean_batchd(cmdline: list[str]) -> bool:

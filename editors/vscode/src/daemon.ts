@@ -112,18 +112,38 @@ export class Daemon implements vscode.Disposable {
 
   /** With `daemon`, the daemon process itself is restarted: in `connect` mode the shared one
    * stops (the bridge starts a fresh one, and other editors sharing it reconnect the same way).
-   * Without, only this window's connection is (for a settings change). */
+   * The new bridge starts once the old daemon has exited: one still shutting down held the
+   * socket's lock while a new one started, and the new daemon was left without its socket.
+   * Without `daemon`, only this window's connection is restarted (for a settings change). */
   async restart(daemon: boolean): Promise<void> {
     const client = this.client;
+    let pid: number | undefined;
     if (daemon && client !== undefined) {
+      pid = (await client.sendRequest(p.status, {}).catch(() => undefined))?.daemon?.pid;
       await client.sendRequest(p.stopDaemon, {}).catch(() => undefined);
     }
     await this.stop();
+    if (pid !== undefined) {
+      await exited(pid, 15_000);
+    }
     await this.start();
   }
 
   dispose(): void {
     this.lenses.dispose();
     void this.stop();
+  }
+}
+
+/** Resolves once process `pid` has exited, or after `ms`. */
+export async function exited(pid: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 50));
   }
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,10 +193,18 @@ describe('activate', () => {
     expect(recorded.errors.at(-1)).toBe('lean-batchd: no Lake project holds /work/project/Demo/A.lean');
   });
 
-  it('restarts the shared daemon itself on Restart daemon', async () => {
-    answers['$/leanBatchd/stopDaemon'] = () => ({ stopping: true });
+  it('restarts the shared daemon itself on Restart daemon, once the old one has exited', async () => {
+    const old = spawn('sleep', ['30']);
+    answers['$/leanBatchd/status'] = () => ({ ...status(), daemon: { pid: old.pid } });
+    answers['$/leanBatchd/stopDaemon'] = () => {
+      setTimeout(() => old.kill(), 300);
+      return { stopping: true };
+    };
     await activate(context());
+    const began = Date.now();
     await recorded.commands.get('leanBatchd.restartDaemon')!();
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
+    expect(old.exitCode !== null || old.signalCode !== null).toBe(true);
     expect(clients).toHaveLength(2);
     expect(clients[0].requests.map((r) => r[0])).toContain('$/leanBatchd/stopDaemon');
     expect(clients[0].stopped).toBe(true);
