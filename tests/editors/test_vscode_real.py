@@ -279,9 +279,11 @@ class TestConnectMode:
         (before,) = window.daemons()
         window.command("lean-batchd: Restart daemon")
         wait_for(lambda: not before.is_running(), "the old daemon stopped")
+        (new,) = wait_for(lambda: [d for d in window.daemons() if d.pid != before.pid], "a new daemon", 30)
+        wait_for(lambda: new.children(recursive=True), "the new daemon's worker for the open file", 30)
         _file_state(window, "warm", timeout=30)
         after = window.daemons()
-        assert len(after) == 1 and after[0].pid != before.pid, [d.cmdline() for d in after]
+        assert len(after) == 1, [d.cmdline() for d in after]
         assert list(window.runtime.glob("lean-batchd-*/*.sock")), "the new daemon's socket is gone"
         window.batches()  # the view is in the screenshot
 

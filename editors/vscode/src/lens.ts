@@ -18,7 +18,7 @@ export class LensFollower {
 
   constructor(
     private readonly refresh: () => void,
-    private readonly checkMs = 300,
+    private readonly checkMs = 280,
     private readonly tries = 4,
   ) {}
 
