@@ -108,6 +108,8 @@ def window_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _open(
     name: str, code_server: Path, browser: Any, vsixes: list[Path], home: Path, settings: dict[str, Any]
 ) -> Iterator[Window]:
+    for stale in SHOTS.glob(f"{name}-*.log"):
+        stale.unlink()  # logs of an earlier failed run
     folder = home / "demo"
     shutil.copytree(REPO / "examples/demo", folder)
     window = Window(code_server, home / "vscode", folder.resolve(), vsixes, settings)
