@@ -284,6 +284,9 @@ class TestConnectMode:
         (new,) = wait_for(lambda: [d for d in window.daemons() if d.pid != before.pid], "a new daemon", 30)
         wait_for(lambda: new.children(recursive=True), "the new daemon's worker for the open file", 30)
         _file_state(window, "warm", timeout=30)
+        warm = time.monotonic()
+        wait_for(lambda: WARM_LENS.match(window.lens()), "the lens shows the new daemon's session warm", 5, 0.01)
+        print(f"after Restart daemon: lens lag behind the status bar {time.monotonic() - warm:.2f} s")
         after = window.daemons()
         assert len(after) == 1, [d.cmdline() for d in after]
         assert list(window.runtime.glob("lean-batchd-*/*.sock")), "the new daemon's socket is gone"
