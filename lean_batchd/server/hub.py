@@ -30,6 +30,7 @@ from .session import Session
 
 log = logging.getLogger(__name__)
 _tokens = itertools.count(1)
+LENS_REFRESH_INTERVAL = 0.1
 
 
 class Hub:
@@ -53,6 +54,7 @@ class Hub:
         self._diagnostics: dict[Path, dict[str, list[Diagnostic]]] = {}
         self._prewarms: dict[str, list[tuple[Session, str]]] = {}
         self._refresh: asyncio.TimerHandle | None = None
+        self._refreshed = float("-inf")
         engine.plan_listeners.append(self._plan_changed)
         engine.diagnostics_listeners.append(self._diagnostics_changed)
         engine.worker_listeners.append(self._worker_changed)
@@ -178,15 +180,23 @@ class Hub:
                     message = "warm" if str(info.state) == "warm" else "failed"
                     session.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
         if self._refresh is None:
-            self._refresh = asyncio.get_running_loop().call_later(0.1, self._refresh_lenses)
+            loop = asyncio.get_running_loop()
+            wait = max(0.0, self._refreshed + LENS_REFRESH_INTERVAL - loop.time())
+            self._refresh = loop.call_later(wait, self._refresh_lenses)
 
     def _refresh_lenses(self) -> None:
-        """Code lenses show the session state: ask clients that can to refresh them (at most 10/s)."""
+        """Code lenses show the session state: ask clients that can to refresh them, at once after a
+        quiet spell (an editor's own debounce follows), else at most 10/s.
+
+        Only clients that have asked for lenses: a client still waiting to ask for the first time
+        asks anyway, and in VS Code a refresh re-arms that wait (its debounce, ~1.5 s before the
+        first answer), so refreshing then only delays the first lens."""
         self._refresh = None
+        self._refreshed = asyncio.get_running_loop().time()
         for session in list(self.sessions):
             workspace = session.ls.client_capabilities.workspace if session.initialized else None
             lenses = workspace.code_lens if workspace is not None else None
-            if lenses is not None and lenses.refresh_support and not session.closed:
+            if lenses is not None and lenses.refresh_support and session.lenses_asked and not session.closed:
                 session.ls.workspace_code_lens_refresh(None)
 
     def track_prewarm(self, session: Session, digest: str, header: str) -> None:

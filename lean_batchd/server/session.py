@@ -128,6 +128,8 @@ class Session:
         self.unsaved: dict[str, tuple[list[Diagnostic], list[str]]] = {}
         """This connection's unsaved buffers' header diagnostics and lines, by path: what it is
         shown for those files instead of the saved files' diagnostics."""
+        self.lenses_asked = False
+        """The client asked for code lenses: only then is a refresh worth sending (see the hub)."""
         self._tasks: dict[Any, asyncio.Task[None]] = {}
         self._documents = asyncio.Lock()
         """Held while a didOpen/didChange/didClose is applied; a request waits for those sent
@@ -431,6 +433,7 @@ class Session:
         @ls.feature(types.TEXT_DOCUMENT_CODE_LENS)
         @invalid_params
         async def code_lens(params: types.CodeLensParams) -> list[types.CodeLens]:
+            self.lenses_asked = True
             await self._settled()
             path = self._lean_path(params.text_document.uri)
             if path is None:

@@ -1,36 +1,26 @@
 """The VS Code extension: type-check, its vitest suite (unit tests against a stub `vscode`,
-and the end-to-end test against the real daemon), the bundle, and the `.vsix`."""
+and the end-to-end test against the real daemon), the bundle, and the `.vsix`. The same
+extension in a real VS Code: test_vscode_real.py."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+from .conftest import EXTENSION, REPO, run
 
-from .conftest import REPO, missing, run
+LOCK = (EXTENSION / "package-lock.json").read_bytes()
+"""The lockfile as checked out: installing and packaging must leave it as it is."""
 
-EXTENSION = REPO / "editors/vscode"
 
-
-@pytest.fixture(scope="module")
-def npm() -> str:
-    """npm, with the extension's locked packages installed when they are missing or stale.
-
-    `npm install`, not `npm ci`: vite lists a Windows-only optional package that the
-    registry here does not serve, which `npm ci` refuses and `npm install` skips."""
-    npm = shutil.which("npm")
-    if npm is None:
-        missing("npm is not installed (Node.js 20 and npm come from the distribution's packages)")
-        raise AssertionError("unreachable")
-    installed = EXTENSION / "node_modules/.package-lock.json"
-    lock = EXTENSION / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        run([npm, "install", "--no-audit", "--no-fund"], EXTENSION, timeout=900)
-    return npm
+def test_packages_install_from_the_lockfile_and_leave_it_unchanged(npm: str) -> None:
+    """`npm ci` refuses a lockfile out of step with package.json, and never rewrites it."""
+    run([npm, "ci", "--dry-run", "--no-audit", "--no-fund"], EXTENSION, timeout=300)
+    assert (EXTENSION / "package-lock.json").read_bytes() == LOCK
+    tracked = run(["git", "status", "--porcelain", "--untracked-files=no", "--", "editors/vscode"], REPO, 60)
+    assert "package-lock.json" not in tracked
 
 
 def test_typescript_type_checks(npm: str) -> None:

@@ -132,6 +132,25 @@ async def test_an_unsaved_header_changes_the_session_key(demo: Path) -> None:
         assert closed["sessionKey"] == before["sessionKey"] and not closed["unsaved"]
 
 
+async def test_lens_refreshes_go_only_to_clients_that_asked_for_lenses(demo: Path) -> None:
+    """A client that has not asked for lenses yet asks anyway; a refresh would only postpone that
+    (VS Code re-arms its debounce on every refresh)."""
+    order = demo / "src/Demo/Order.lean"
+    async with lsp(demo) as client:
+        warm = client.protocol.wait_for_notification_async("$/leanBatchd/workerChanged")
+        doc = types.TextDocumentItem(uri=order.as_uri(), language_id="lean4", version=1, text=order.read_text())
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=doc))
+        await asyncio.wait_for(warm, 10)
+        await asyncio.sleep(0.5)
+        assert client.lens_refreshes == []  # type: ignore[attr-defined]
+        await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(order.as_uri())))
+        await request(client, "$/leanBatchd/evict", {"textDocument": uri(order)})
+        end = time.monotonic() + 10
+        while not client.lens_refreshes and time.monotonic() < end:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.02)
+        assert client.lens_refreshes  # type: ignore[attr-defined]
+
+
 async def test_did_open_prewarms_and_the_code_lens_follows(demo: Path) -> None:
     algebra = demo / "src/Demo/Algebra.lean"
     async with lsp(demo) as client:

@@ -34,6 +34,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Api> {
     bar,
     vscode.window.registerTreeDataProvider('leanBatchd.batches', tree),
     vscode.window.onDidChangeActiveTextEditor((e) => void bar.follow(e)),
+    vscode.workspace.onDidChangeTextDocument((e) => bar.edited(e.document)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('leanBatchd') && !e.affectsConfiguration('leanBatchd.trace')) {
         void daemon.restart(false);

@@ -152,6 +152,8 @@ export interface StatusResult {
   };
   simulated: boolean;
   connections: number;
+  /** The serving process (older daemons do not say). */
+  daemon?: { pid?: number; address?: string };
 }
 
 export interface EvictParams {

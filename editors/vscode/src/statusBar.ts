@@ -8,6 +8,8 @@ export class WorkerStatusBar implements vscode.Disposable {
   readonly table = new WorkerTable();
   private readonly item = vscode.window.createStatusBarItem('leanBatchd.status', vscode.StatusBarAlignment.Right, 90);
   private info: p.ModuleInfo | undefined;
+  private asked = 0;
+  private soon: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly daemon: Daemon) {
     this.item.name = 'lean-batchd';
@@ -29,18 +31,33 @@ export class WorkerStatusBar implements vscode.Disposable {
     this.render();
   }
 
-  /** Follows the active editor: asks the daemon which session the file belongs to. */
+  /** Follows the active editor: asks the daemon which session the file belongs to. Only the
+   * latest question's answer counts (an older, slower answer would show another file's session). */
   async follow(editor: vscode.TextEditor | undefined): Promise<void> {
     const client = this.daemon.client;
-    this.info = undefined;
+    const asked = ++this.asked;
+    let info: p.ModuleInfo | undefined;
     if (editor !== undefined && editor.document.languageId === 'lean4' && editor.document.uri.scheme === 'file' && client) {
       try {
-        this.info = await client.sendRequest(p.moduleInfo, { textDocument: { uri: editor.document.uri.toString() } });
+        info = await client.sendRequest(p.moduleInfo, { textDocument: { uri: editor.document.uri.toString() } });
       } catch {
-        this.info = undefined; // a file outside every Lake project: no session to show
+        info = undefined; // a file outside every Lake project: no session to show
       }
     }
-    this.render();
+    if (asked === this.asked) {
+      this.info = info;
+      this.render();
+    }
+  }
+
+  /** An edit to the active file may change its header, so its session: ask again shortly. */
+  edited(document: vscode.TextDocument): void {
+    const editor = vscode.window.activeTextEditor;
+    if (editor?.document !== document) {
+      return;
+    }
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => void this.follow(vscode.window.activeTextEditor), 100);
   }
 
   private render(): void {
@@ -50,6 +67,7 @@ export class WorkerStatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.soon);
     this.item.dispose();
   }
 }

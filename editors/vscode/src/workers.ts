@@ -6,19 +6,25 @@ const LIVE = new Set(['warm', 'busy']);
 
 export class WorkerTable {
   private readonly workers = new Map<string, WorkerChanged>();
+  /** Sessions whose worker left since the last `reset`: cold now, whatever an older
+   * `moduleInfo` said (after Evict the status bar must not keep showing `warm`). */
+  private readonly gone = new Set<string>();
 
   /** Applies one notification; workers that died or are retiring leave the table. */
   apply(change: WorkerChanged): void {
     if (GONE.has(change.state)) {
       this.workers.delete(change.sessionKey);
+      this.gone.add(change.sessionKey);
     } else {
       this.workers.set(change.sessionKey, change);
+      this.gone.delete(change.sessionKey);
     }
   }
 
   /** Replaces the table from a `status` reply (on start and after reconnecting). */
   reset(status: StatusResult): void {
     this.workers.clear();
+    this.gone.clear();
     for (const w of status.pool.workers) {
       this.apply({
         sessionKey: w.sessionKey,
@@ -32,7 +38,7 @@ export class WorkerTable {
   }
 
   state(sessionKey: string): string | undefined {
-    return this.workers.get(sessionKey)?.state;
+    return this.workers.get(sessionKey)?.state ?? (this.gone.has(sessionKey) ? 'cold' : undefined);
   }
 
   get warm(): number {

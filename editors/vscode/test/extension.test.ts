@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as vscode from 'vscode';
 import type { BatchNode } from '../src/batches';
@@ -15,7 +18,7 @@ class FakeClient {
   constructor(
     readonly id: string,
     readonly name: string,
-    readonly server: { command: string; args: string[] },
+    readonly server: { command: string; args: string[]; transport?: unknown },
     readonly options: { documentSelector: unknown; initializationOptions: unknown },
   ) {
     clients.push(this);
@@ -23,7 +26,12 @@ class FakeClient {
   onNotification(type: { method: string }, h: (p: unknown) => void) {
     this.handlers.set(type.method, h);
   }
+  lensRefreshes = 0;
   async start() {}
+  getFeature(method: string) {
+    if (method !== 'textDocument/codeLens') throw new Error(method);
+    return { getProvider: () => ({ onDidChangeCodeLensEmitter: { fire: () => this.lensRefreshes++ } }) };
+  }
   async stop() {
     this.stopped = true;
   }
@@ -35,7 +43,16 @@ class FakeClient {
   }
 }
 
-vi.mock('vscode-languageclient/node', () => ({ LanguageClient: FakeClient, TransportKind: { stdio: 0 } }));
+vi.mock('vscode-languageclient/node', () => ({
+  LanguageClient: FakeClient,
+  CodeLensRequest: { method: 'textDocument/codeLens' },
+}));
+
+/** A `lean-batchd` on PATH: the extension looks for its program before it starts a client. */
+const bin = mkdtempSync(join(tmpdir(), 'lean-batchd-bin-'));
+writeFileSync(join(bin, 'lean-batchd'), '#!/bin/sh\n');
+chmodSync(join(bin, 'lean-batchd'), 0o755);
+process.env.PATH = `${bin}:${process.env.PATH}`;
 
 const { activate } = await import('../src/extension');
 const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -76,13 +93,23 @@ describe('activate', () => {
     const api = await activate(context());
     expect(clients).toHaveLength(1);
     const client = clients[0];
-    expect(client.server).toMatchObject({ command: 'lean-batchd', args: ['connect', '--memory-budget', '4096'] });
+    expect(client.server).toMatchObject({ command: join(bin, 'lean-batchd'), args: ['connect', '--memory-budget', '4096'] });
+    expect(client.server.transport).toBeUndefined(); // with TransportKind.stdio the client appends --stdio
     expect(client.options.documentSelector).toEqual([{ language: 'lean4', scheme: 'file' }]);
     expect(client.options.initializationOptions).toEqual({ prewarmOnOpen: true });
     const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
     expect([...recorded.commands.keys()].sort()).toEqual(contributed);
     expect(recorded.treeProviders.get('leanBatchd.batches')).toBe(api.tree);
     expect(recorded.executed).toContainEqual(['setContext', 'leanBatchd.active', true]);
+  });
+
+  it('starts no client for a program that is not there, and says once what to fix', async () => {
+    recorded.settings = { executable: '/nonexistent/lean-batchd' };
+    const api = await activate(context());
+    expect(clients).toHaveLength(0);
+    expect(api.daemon.client).toBeUndefined();
+    expect(recorded.errors).toHaveLength(1);
+    expect(recorded.errors[0]).toContain('/nonexistent/lean-batchd does not exist (setting `leanBatchd.executable`)');
   });
 
   it('never redeclares the lean4 language and activates on Lean files and Lake projects', () => {
@@ -166,10 +193,18 @@ describe('activate', () => {
     expect(recorded.errors.at(-1)).toBe('lean-batchd: no Lake project holds /work/project/Demo/A.lean');
   });
 
-  it('restarts the shared daemon itself on Restart daemon', async () => {
-    answers['$/leanBatchd/stopDaemon'] = () => ({ stopping: true });
+  it('restarts the shared daemon itself on Restart daemon, once the old one has exited', async () => {
+    const old = spawn('sleep', ['30']);
+    answers['$/leanBatchd/status'] = () => ({ ...status(), daemon: { pid: old.pid } });
+    answers['$/leanBatchd/stopDaemon'] = () => {
+      setTimeout(() => old.kill(), 300);
+      return { stopping: true };
+    };
     await activate(context());
+    const began = Date.now();
     await recorded.commands.get('leanBatchd.restartDaemon')!();
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
+    expect(old.exitCode !== null || old.signalCode !== null).toBe(true);
     expect(clients).toHaveLength(2);
     expect(clients[0].requests.map((r) => r[0])).toContain('$/leanBatchd/stopDaemon');
     expect(clients[0].stopped).toBe(true);

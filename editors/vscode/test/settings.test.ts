@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { daemonCommand, readSettings } from '../src/settings';
+import { daemonCommand, programProblemMessage, readSettings, startFailureMessage } from '../src/settings';
 
 const settings = (values: Record<string, unknown>) => readSettings((k) => values[k]);
 
@@ -30,5 +30,22 @@ describe('settings', () => {
       memoryBudgetMb: null,
       prewarmOnOpen: true,
     });
+  });
+
+  it('says which setting names a program that cannot run, and how to fix it', () => {
+    const byExecutable = programProblemMessage(settings({ executable: '/x/lean-batchd' }), '/x/lean-batchd does not exist');
+    expect(byExecutable).toContain('/x/lean-batchd does not exist (setting `leanBatchd.executable`)');
+    expect(byExecutable).toContain('pip install lean-batchd');
+    const byPython = programProblemMessage(settings({ pythonPath: '/venv/bin/python' }), '/venv/bin/python does not exist');
+    expect(byPython).toContain('(setting `leanBatchd.pythonPath`)');
+  });
+
+  it('quotes the last words of a daemon that exited while starting', () => {
+    const message = startFailureMessage('lean-batchd', ['connect', '--bad'], ['usage: ...', 'error: unrecognized arguments: --bad', ''], 'closed');
+    expect(message).toBe(
+      'lean-batchd did not start: `lean-batchd connect --bad` said: usage: ... error: unrecognized arguments: --bad. ' +
+        'Check `leanBatchd.serverArgs`, `leanBatchd.executable` and `leanBatchd.pythonPath`.',
+    );
+    expect(startFailureMessage('x', [], [], 'spawn EACCES')).toContain('`x` failed: spawn EACCES');
   });
 });

@@ -1,7 +1,7 @@
 /**
- * The slice of the `vscode` API the extension touches, recording what it is asked to do.
- * VS Code itself cannot run here (its test harness downloads VS Code); the end-to-end test
- * covers the daemon side with the real protocol instead.
+ * The slice of the `vscode` API the extension touches, recording what it is asked to do: for
+ * fast unit tests of the extension's own logic. What VS Code and the language client really do
+ * with it is tested in a real VS Code (tests/editors/test_vscode_real.py).
  */
 type Listener<T> = (e: T) => unknown;
 
@@ -119,6 +119,7 @@ function outputChannel(name: string) {
 
 export const window = {
   activeTextEditor: undefined as { document: TextDocument } | undefined,
+  visibleTextEditors: [] as { document: TextDocument }[],
   createOutputChannel: outputChannel,
   createStatusBarItem: () => {
     const item = { text: '', tooltip: '', shown: false, name: '', command: '', show: () => (item.shown = true), dispose: () => undefined };
@@ -145,6 +146,7 @@ export const workspace = {
   workspaceFolders: [{ uri: Uri.file('/work/project') }],
   getConfiguration: () => ({ get: (key: string) => recorded.settings[key] }),
   onDidChangeConfiguration: () => disposable,
+  onDidChangeTextDocument: () => disposable,
   asRelativePath: (u: Uri) => u.fsPath,
 };
 

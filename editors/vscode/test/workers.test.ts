@@ -39,7 +39,7 @@ describe('worker table', () => {
     expect(t.memoryMb).toBe(2110);
     t.apply(change('k2', 'dead'));
     expect(t.warm).toBe(1);
-    expect(t.state('k2')).toBeUndefined();
+    expect(t.state('k2')).toBe('cold');
     expect(statusText(t, 'warm')).toBe('$(flame) 1 warm · 1.5 GB · file: warm');
   });
 
@@ -50,6 +50,15 @@ describe('worker table', () => {
     expect(fileState(info('k1', 'cold'), t)).toBe('importing');
     expect(statusText(t, 'importing')).toMatch(/^\$\(sync~spin\) 0 warm/);
     expect(fileState(undefined, t)).toBeUndefined();
+  });
+
+  it('shows a session whose worker left as cold, whatever the older moduleInfo said', () => {
+    const t = new WorkerTable();
+    t.apply(change('k1', 'warm'));
+    t.apply(change('k1', 'retiring'));
+    expect(fileState(info('k1', 'warm'), t)).toBe('cold');
+    t.apply(change('k1', 'starting'));
+    expect(fileState(info('k1', 'cold'), t)).toBe('starting');
   });
 
   it('is reset from a status reply', () => {
