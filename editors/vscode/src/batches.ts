@@ -1,5 +1,6 @@
 /** The "Lean batches" tree as plain data: projects, their batches, their modules. Pure: no `vscode`. */
 import type { PlanChanged, PlanResult, ProjectInfo } from './protocol';
+import { sessionLabel } from './protocol';
 
 export type BatchNode =
   | { kind: 'project'; root: string; label: string; description: string }
@@ -58,7 +59,7 @@ export class BatchModel {
         id: b.id,
         label: b.imports.length === 0 ? '(no imports)' : b.imports.join(', '),
         description: `${b.modules.length} module${b.modules.length === 1 ? '' : 's'} · loads ${b.closureSize}`,
-        tooltip: `session ${b.sessionKey}${b.target ? ` for ${b.target}` : ''}\n${b.imports.join('\n')}`,
+        tooltip: `${sessionLabel(b.sessionKey)}${b.target ? ` for ${b.target}` : ''}\n${b.imports.join('\n')}`,
       }));
     }
     if (node.kind === 'batch') {

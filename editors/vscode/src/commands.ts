@@ -56,7 +56,7 @@ export class Commands {
   async prewarm(): Promise<p.PrewarmResult> {
     const doc = this.document();
     const result = await this.client().sendRequest(p.prewarm, { textDocument: { uri: doc.uri.toString() } });
-    vscode.window.setStatusBarMessage(`lean-batchd: warming session ${result.sessionKey}`, 3000);
+    vscode.window.setStatusBarMessage(`lean-batchd: warming ${p.sessionLabel(result.sessionKey)}`, 3000);
     return result;
   }
 
@@ -97,7 +97,7 @@ export class Commands {
     const budget = s.pool.budgetMb === null ? '' : ` of ${s.pool.budgetMb} MB`;
     out.appendLine(`  ${s.pool.workers.length} workers, ${s.pool.chargedMb} MB charged${budget}, queue ${s.pool.queueDepth}`);
     for (const w of s.pool.workers) {
-      out.appendLine(`    ${w.sessionKey} ${w.state} pid ${w.pid ?? '-'} ${w.memory.chargeMb} MB ${w.imports.join(', ')}`);
+      out.appendLine(`    ${p.sessionLabel(w.sessionKey)} ${w.state} pid ${w.pid ?? '-'} ${w.memory.chargeMb} MB ${w.imports.join(', ')}`);
     }
     out.show(true);
     return s;

@@ -8,6 +8,11 @@
  */
 import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
+/** A session's id as people see it everywhere (`lean-batchd plan`, `check`, `status`, Neovim). */
+export function sessionLabel(key: string): string {
+  return `session ${key.slice(0, 8)}`;
+}
+
 export interface TextDocumentRef {
   textDocument: { uri: string };
 }

@@ -1,8 +1,9 @@
 /** A `run` reply as output-channel text and as diagnostics. Pure: no `vscode`. */
 import type { RunResult } from './protocol';
+import { sessionLabel } from './protocol';
 
 export function runReport(command: string, r: RunResult): string {
-  const head = `▶ ${command}  (${r.elapsedMs} ms, session ${r.sessionKey}${r.simulated ? ', SIMULATED REPL' : ''})`;
+  const head = `▶ ${command}  (${r.elapsedMs} ms, ${sessionLabel(r.sessionKey)}${r.simulated ? ', SIMULATED REPL' : ''})`;
   const lines = [head];
   if (r.failure) {
     lines.push(`  failed: ${r.failure.kind}: ${r.failure.message}`);

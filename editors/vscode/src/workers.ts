@@ -1,5 +1,6 @@
 /** Warm workers as `workerChanged` reports them, and the status bar text. Pure: no `vscode`. */
 import type { ModuleInfo, StatusResult, WorkerChanged } from './protocol';
+import { sessionLabel } from './protocol';
 
 const GONE = new Set(['dead', 'retiring']);
 const LIVE = new Set(['warm', 'busy']);
@@ -72,7 +73,7 @@ export function statusTooltip(table: WorkerTable, info: ModuleInfo | undefined):
   const lines = [`lean-batchd: ${table.warm} warm Lean workers using ${formatMemory(table.memoryMb)}`];
   if (info !== undefined) {
     lines.push(
-      `${info.module ?? info.path}: session ${info.sessionKey} (${fileState(info, table)})`,
+      `${info.module ?? info.path}: ${sessionLabel(info.sessionKey)} (${fileState(info, table)})`,
       `imports ${info.imports.join(', ') || '(none)'}; ${info.closureSize} modules loaded; ` +
         `${info.sharing} file${info.sharing === 1 ? '' : 's'} share this header`,
     );

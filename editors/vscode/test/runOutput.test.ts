@@ -24,6 +24,14 @@ describe('run output', () => {
     expect(text).toBe('▶ #eval 1  (5000 ms, session k)\n  failed: timeout: no reply in 5 s');
   });
 
+  it('names the session by its first 8 digits, as the command line does', () => {
+    const text = runReport('#eval 1', {
+      uri: '', path: '', sessionKey: '0123456789abcdef', messages: [], reply: {}, failure: null,
+      elapsedMs: 1, simulated: false,
+    });
+    expect(text.split('\n')[0]).toBe('▶ #eval 1  (1 ms, session 01234567)');
+  });
+
   it('maps REPL severities to LSP numbers', () => {
     expect(['error', 'warning', 'info'].map(severityNumber)).toEqual([1, 2, 3]);
   });
