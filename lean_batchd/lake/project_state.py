@@ -27,7 +27,7 @@ from .names import is_prefix
 from .options import LeanOptions
 from .resolution import ImportResolver, Pending
 from .root import LakeRoot, lakefile_in
-from .source import SourceFile, StatCache, read_source, stat_key
+from .source import SourceFile, StatCache, stat_key
 from .workspace import Workspace, WorkspaceOptions, config_digest, keeping_config, load_workspace
 
 
@@ -242,7 +242,7 @@ class ProjectState:
         """Apply changes at `paths` (files or folders, created, edited or deleted)."""
         absolute = [os.path.abspath(p) for p in paths]
         if any(p in self.workspace.config_files for p in absolute):
-            return self._reload()
+            return self.reload()
         files: set[str] = set()
         for p in absolute:
             if os.path.isdir(p):
@@ -293,13 +293,12 @@ class ProjectState:
         claims = self._local_claims(Path(path)) if exists else []
         source: SourceFile | None = None
         if exists and (claims or old or self._wanted_dependency(Path(path))):
-            read = read_source(path, self.display(path))
+            read = self.cache.read(path, self.display(path))
             if isinstance(read, Diagnostic):
                 self._read_notes[path] = read
                 exists, claims = False, []
             else:
                 self._read_notes.pop(path, None)
-                self.cache.put(read)
                 source = fresh[path] = read
         else:
             self._read_notes.pop(path, None)
@@ -352,11 +351,8 @@ class ProjectState:
         known = self.cache.peek(path)
         if known is not None:
             return known
-        read = read_source(path, self.display(path))
-        if isinstance(read, Diagnostic):
-            return None
-        self.cache.put(read)
-        return read
+        read = self.cache.read(path, self.display(path))
+        return None if isinstance(read, Diagnostic) else read
 
     def _local_claims(self, path: Path) -> list[Claim]:
         claims = self.layout.claims_at(path)
@@ -441,7 +437,13 @@ class ProjectState:
                 stack.append(importer)
         return seen
 
-    def _reload(self) -> ModelChange:
+    def set_search_notes(self, notes: tuple[Diagnostic, ...]) -> None:
+        """What finding the root said this time (a model opened again from a store was found from
+        another path)."""
+        self._search_notes = notes
+
+    def reload(self) -> ModelChange:
+        """Re-evaluate the configuration and rebuild (reading only files the stat cache cannot vouch for)."""
         before = dict(self.graph.modules)
         state = dict(vars(self))
         try:
@@ -457,7 +459,7 @@ class ProjectState:
     def rescan(self) -> ModelChange:
         """Find and apply every change since the last look (stat cache; re-reads only what changed)."""
         if config_digest(self.workspace.config_files) != self.workspace.config_digest:
-            return self._reload()
+            return self.reload()
         claims, self._walk_notes = self.layout.walk(self.options.only_roots)
         changed: set[str] = set()
         seen: set[str] = set()
