@@ -33,6 +33,8 @@ os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
 os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="lean-batchd-tests-")
 """The per-user daemon's socket folder: private to this run, so tests never reach (or start) a
 daemon that another run or the user's own editor shares."""
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lean-batchd-tests-cache-")
+"""Project stores: private to this run, so no test reads what another run (or the user) stored."""
 
 
 @pytest.fixture(scope="session")

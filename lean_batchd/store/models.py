@@ -1,0 +1,148 @@
+"""The persistent model: a project's Lake model, remembered from one run to the next.
+
+A run opens the model the last run stored and rescans it: every file whose
+stat identity (mtime, ctime, size, inode, device) matches its stored reading,
+read more than a second after it was last written (git's "racy clean" rule,
+the in-memory stat cache's own), keeps its stored header parse and content
+digest; everything else is read again, and a changed lakefile, manifest,
+toolchain or dependency lakefile re-evaluates the libraries and everything
+resolved from them, as `LakeProject.rescan` does for a live model. The result
+is the model a fresh discovery builds (property-tested), at the cost of the
+files that changed.
+
+The stored value is the pickled `LakeProject` (its stat cache included), under
+a key naming the code that pickled it (lean-batchd's version and the Lake
+layer's source files), the project root and the discovery options: a model of
+other code or options is never read back as this one. It is rewritten when
+opening it had to re-evaluate the configuration or re-read more than
+`REWRITE_AFTER_READS` files, so a run after a one-file edit does not pay for
+writing the whole model again; the next run re-reads that file once more.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..lake.project import LakeProject, ProjectOptions
+from ..lake.root import RootSearch, find_lake_root
+from ..lake.toolchain import lean_version
+from .database import StoreDatabase, now_ns
+from .location import project_folder
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+REWRITE_AFTER_READS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedModel:
+    project: LakeProject
+    restored: bool
+    """Opened from the store (else discovered afresh)."""
+    reread: int
+    """Files read this time (all of them for a fresh discovery)."""
+    reloaded: bool
+    """The configuration changed since the model was stored, so libraries were re-evaluated."""
+    saved: bool
+    """The model was (re)written to the store."""
+    key: str | None = None
+    """Its key in the store (None when the store was not used)."""
+
+
+def code_identity() -> str:
+    """What the pickled model's shape depends on: our version, Python's, and the Lake layer's
+    source files by stat (a checkout or an edit of them makes every stored model unreadable)."""
+    folder = Path(__file__).resolve().parents[1] / "lake"
+    files = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.endswith(".py"):
+            st = entry.stat()
+            files.append([entry.name, st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps([__version__, SNAPSHOT_FORMAT, sys.version, files]).encode()).hexdigest()
+
+
+def model_key(search: RootSearch, options: ProjectOptions) -> str:
+    root = search.found
+    assert root is not None
+    shape = [code_identity(), str(root.root), str(root.lakefile), str(root.kind), repr(options)]
+    return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+
+
+class ModelStore:
+    def __init__(self, database: StoreDatabase) -> None:
+        self.database = database
+
+    def load(self, key: str) -> LakeProject | None:
+        row = self.database.read("models", key)
+        if row is None:
+            return None
+        was_enabled = gc.isenabled()
+        gc.disable()  # ~100,000 acyclic objects at Mathlib scale: the collector would only slow this
+        try:
+            found = pickle.loads(row.data)
+        except Exception as e:  # a model of other code: any error means "not stored"
+            log.info("store: the stored model cannot be read (%s); discovering afresh", e)
+            return None
+        finally:
+            if was_enabled:
+                gc.enable()
+        return found if isinstance(found, LakeProject) else None
+
+    def save(self, key: str, project: LakeProject) -> bool:
+        try:
+            data = pickle.dumps(project, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, RecursionError) as e:
+            log.warning("store: the model cannot be stored: %s", e)
+            return False
+        return self.database.write("models", key, data, {"written_ns": now_ns()})
+
+
+def open_project(path: Path | str, options: ProjectOptions, remember: bool = True) -> OpenedModel | RootSearch:
+    """The project `path` belongs to, from the store when it holds it (brought up to date),
+    else discovered afresh (and stored); or the failed search."""
+    search = find_lake_root(Path(path))
+    if search.found is None:
+        return search
+    if not remember:
+        project = LakeProject(search.found, options, None, search.diagnostics)
+        return OpenedModel(project, False, project.cache.reads, False, False)
+    database = StoreDatabase(project_folder(search.found.root))
+    try:
+        return _open(ModelStore(database), search, options)
+    finally:
+        database.close()
+
+
+def _open(models: ModelStore, search: RootSearch, options: ProjectOptions) -> OpenedModel:
+    assert search.found is not None
+    key = model_key(search, options)
+    stored = models.load(key)
+    if stored is None:
+        project = LakeProject(search.found, options, None, search.diagnostics)
+        return OpenedModel(project, False, project.cache.reads, False, models.save(key, project), key)
+    stored.set_search_notes(search.diagnostics)
+    before = stored.cache.reads
+    change = stored.rescan()
+    reloaded = change.config_changed
+    if not reloaded and options.workspace.query_lean_version and _lean_changed(stored):
+        stored.reload()
+        reloaded = True
+    reread = stored.cache.reads - before
+    saved = (reloaded or reread > REWRITE_AFTER_READS) and models.save(key, stored)
+    return OpenedModel(stored, True, reread, reloaded, saved, key)
+
+
+def _lean_changed(project: LakeProject) -> bool:
+    """`lean --version` answers differently than when the model was stored (an elan channel such
+    as `stable` moved): the toolchain's identity, in every session key, changed with no file."""
+    return lean_version() != project.workspace.toolchain.lean_version
