@@ -42,6 +42,8 @@ class CheckOptions:
     quiet: bool = False
     color: str = "auto"
     """`auto`, `always` or `never` (see `terminal.palette`)."""
+    cache: bool = True
+    """Answer files from the project's store when nothing their outcome depends on changed."""
 
 
 def select_files(args: list[str]) -> list[str] | str:
@@ -80,6 +82,9 @@ def message_lines(o: FileOutcome, paint: Palette = PLAIN) -> list[str]:
 def summary(report: CheckReport, paint: Palette = PLAIN) -> str:
     counts = {k: v for k, v in report.counts().items() if v}
     parts = ", ".join(paint.paint(f"{v} {k}", STATUS_COLOUR.get(k)) for k, v in counts.items())
+    cached = sum(1 for o in report.outcomes if o.cached)
+    if cached:
+        parts += f", {cached} cached"
     how = plural(report.sessions, "session") if report.planned else "a fresh worker per file"
     sim = "  [SIMULATED REPL: not Lean]" if report.simulated else ""
     files = plural(len(report.outcomes), "file")
@@ -130,7 +135,11 @@ class DaemonTarget:
         return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
 
     async def check(self, path: str) -> FileOutcome | EngineError:
-        params: dict[str, Any] = {"textDocument": {"uri": m.uri_of_path(path)}, "buildCheck": self.options.build_check}
+        params: dict[str, Any] = {
+            "textDocument": {"uri": m.uri_of_path(path)},
+            "buildCheck": self.options.build_check,
+            "cache": self.options.cache,
+        }
         if self.options.timeout is not None:
             params["timeoutMs"] = max(1, round(self.options.timeout * 1000))
         got = await self._call(m.CHECK, params)
@@ -182,7 +191,7 @@ async def target_for(
         return
     engine = Engine(engine_config)
     try:
-        yield EngineTarget(engine, options.timeout, options.build_check), "workers of this process"
+        yield EngineTarget(engine, options.timeout, options.build_check, options.cache), "workers of this process"
     finally:
         await engine.close()
 
@@ -297,7 +306,7 @@ async def run_bench(
     files: list[str], options: CheckOptions, engine_config: EngineConfig, err: TextIO = sys.stderr
 ) -> tuple[CheckReport, CheckReport] | EngineError:
     """Naive, then planned, each on fresh workers of this process (never the shared daemon)."""
-    quiet = replace(options, quiet=True, output="none")
+    quiet = replace(options, quiet=True, output="none", cache=False)  # compare elaborations, not lookups
     reports: list[CheckReport] = []
     for planned in (False, True):
         err.write(f"lean-batchd bench: {'planned' if planned else 'naive'} ...\n")

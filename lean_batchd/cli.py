@@ -1,34 +1,28 @@
-"""The `lean-batchd` command line."""
+"""The `lean-batchd` command line.
+
+Each command imports what it uses when it runs: `--version`, `discover` and
+`plan` load neither the engine, the pool nor pygls and lsprotocol, which only
+`serve` needs (`check` and `connect` talk to the daemon with our own small
+client), so a command starts in tens of milliseconds, not a second.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import os
-import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
-from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN, CheckOptions, differences, run_bench, run_check, select_files
-from .daemon_commands import evict_command, restart_command, running, status_command, stop_command
-from .doctor import repl_report, smoke_test
-from .engine import Engine, EngineConfig
-from .engine.values import EngineError, ErrorKind
-from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
-from .lake.report import project_json, project_summary
-from .lake.root import find_lake_root
-from .plan import PlanConfig, Profile, Strategy, plan_project
-from .plan.report import plan_json, plan_table
-from .server.address import default_socket
-from .terminal import width
-from .testing import simulated_lean_command, simulated_repl_command
-from .workers.locate import ReplFound, ReplMismatch, find_repl
-from .workers.pool import PoolConfig
+
+if TYPE_CHECKING:
+    from .check_command import CheckOptions
+    from .engine import EngineConfig
+    from .engine.values import EngineError
+    from .lake import LakeProject
 
 T = TypeVar("T")
 
@@ -40,7 +34,11 @@ EXIT_BROKEN_PIPE = 141
 """As a shell reports a command that SIGINT or SIGPIPE ended (128 + the signal)."""
 
 
-def _project(path: str, roots: Sequence[str] | None) -> LakeProject | int:
+def _project(path: str, roots: Sequence[str] | None, remember: bool = True) -> LakeProject | int:
+    """The project's model, from its store when it holds one (re-reading only what changed)."""
+    from .lake import ProjectOptions, WorkspaceOptions
+    from .store.models import OpenedModel, open_project
+
     if not os.path.exists(path):
         print(f"lean-batchd: {path}: no such file or folder", file=sys.stderr)
         return EXIT_NO_PROJECT
@@ -48,16 +46,18 @@ def _project(path: str, roots: Sequence[str] | None) -> LakeProject | int:
         only_roots=tuple(roots) if roots else None,
         workspace=WorkspaceOptions(query_lean_version=True),
     )
-    found = discover(path, options)
-    if isinstance(found, LakeProject):
-        return found
+    found = open_project(path, options, remember)
+    if isinstance(found, OpenedModel):
+        return found.project
     for d in found.diagnostics:
         print(f"lean-batchd: {d.render()}", file=sys.stderr)
     return EXIT_NO_PROJECT
 
 
 def _discover(args: argparse.Namespace) -> int:
-    project = _project(args.path, args.roots)
+    from .lake.report import project_json, project_summary
+
+    project = _project(args.path, args.roots, not args.no_store)
     if isinstance(project, int):
         return project
     if args.json:
@@ -68,7 +68,11 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    project = _project(args.path, None)
+    from .plan import PlanConfig, Profile, Strategy, plan_project
+    from .plan.report import plan_json, plan_table
+    from .terminal import width
+
+    project = _project(args.path, None, not args.no_store)
     if isinstance(project, int):
         return project
     config = PlanConfig(
@@ -86,6 +90,10 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
+    from .engine import EngineConfig
+    from .testing import simulated_lean_command, simulated_repl_command
+    from .workers.pool import PoolConfig
+
     pool = PoolConfig(
         max_workers=args.max_workers,
         memory_budget_mb=args.memory_budget,
@@ -96,8 +104,9 @@ def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
         command = simulated_repl_command(import_seconds=args.sim_import_seconds, memory_mb=args.sim_memory_mb)
         lean = simulated_lean_command()
     return EngineConfig(
-        pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl
-    )
+        pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl,
+        result_cache=not args.no_cache,
+    )  # fmt: skip
 
 
 def _worker_flags(p: argparse.ArgumentParser) -> None:
@@ -106,6 +115,10 @@ def _worker_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
     p.add_argument("--memory-budget", type=float, metavar="MB", help="charged memory (private + swap) for all workers")
     p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
+    p.add_argument(
+        "--no-cache", action="store_true",
+        help="elaborate every file, even where the project's store holds an outcome nothing has changed since",
+    )  # fmt: skip
 
 
 def _serve_flags(p: argparse.ArgumentParser) -> None:
@@ -126,10 +139,14 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
         out += ["--repl", args.repl]
     if args.no_prewarm:
         out.append("--no-prewarm")
+    if args.no_cache:
+        out.append("--no-cache")
     return out
 
 
 def _log_to(path: str | None, verbose: bool) -> None:
+    import logging
+
     logging.basicConfig(
         filename=path,
         level=logging.DEBUG if verbose else logging.INFO,
@@ -140,6 +157,9 @@ def _log_to(path: str | None, verbose: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .engine import Engine
     from .server.daemon import DaemonError, serve_socket, serve_stdio  # pygls: only where LSP is served
 
     _log_to(args.log_file, args.verbose)
@@ -161,6 +181,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> int:
+    from .server.address import default_socket
     from .server.bridge import bridge, open_daemon
 
     path = Path(args.socket) if args.socket else default_socket(args.simulate)
@@ -175,6 +196,9 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
     and ends in KeyboardInterrupt once that is done, whatever `main` made of the
     cancellation; a second Ctrl-C leaves at once."""
+    import asyncio
+    import signal
+
     interrupted = False
 
     async def guarded() -> T:
@@ -205,6 +229,9 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
 
 def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
     """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so)."""
+    from .lake.root import find_lake_root
+    from .workers.locate import ReplFound, ReplMismatch, find_repl
+
     if args.simulate != "auto":
         return bool(args.simulate == "always")
     root = find_lake_root(Path(files[0]))
@@ -217,6 +244,8 @@ def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
 
 
 def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
+    from .check_command import EXIT_NO_FILES, CheckOptions, select_files
+
     files = select_files(args.paths)
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
@@ -232,11 +261,15 @@ def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Eng
         timeout=args.timeout,
         quiet=args.quiet,
         color=args.color,
+        cache=not args.no_cache,
     )
     return files, options, _engine_config(args, simulate)
 
 
 def _failed_to_start(error: EngineError) -> int:
+    from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN
+    from .engine.values import ErrorKind
+
     hint = " (or try the pipeline on the REPL stand-in with --simulate)" if error.kind is ErrorKind.NO_REPL else ""
     print(f"lean-batchd: {error.message}{hint}", file=sys.stderr)
     if error.kind is ErrorKind.NO_DAEMON:
@@ -245,6 +278,10 @@ def _failed_to_start(error: EngineError) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from .check_command import run_check
+    from .engine.values import EngineError
+    from .server.address import default_socket
+
     setup = _check_setup(args)
     if isinstance(setup, int):
         return setup
@@ -259,6 +296,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from .check_command import differences, run_bench
+    from .engine.values import EngineError
+
     setup = _check_setup(args)
     if isinstance(setup, int):
         return setup
@@ -309,6 +349,14 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
 def _doctor(args: argparse.Namespace) -> int:
     """What running real Lean here needs, found or not, and a smoke test of the REPL when there
     is one: editors' health checks call this."""
+    import asyncio
+
+    from .daemon_commands import running
+    from .doctor import repl_report, smoke_test
+    from .lake import LakeProject, ProjectOptions, WorkspaceOptions, discover
+    from .server.address import default_socket
+    from .testing import simulated_repl_command
+
     lines = [f"lean-batchd {__version__} (Python {sys.executable})"]
     report: dict[str, object] = {"version": __version__, "python": sys.executable}
     found = discover(args.path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
@@ -374,6 +422,38 @@ common commands:
 bench and serve to run the SIMULATED REPL stand-in (it says so everywhere)."""
 
 
+PROFILES = ("header", "module")
+"""`plan.Profile`'s values, and `STRATEGIES` `plan.Strategy`'s (spelled out so that building the
+parser imports no planner: a test holds them equal)."""
+STRATEGIES = ("exact", "cover")
+
+
+def _daemon_command(name: str) -> Callable[[argparse.Namespace], int]:
+    """A command of `daemon_commands`, imported when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from . import daemon_commands
+
+        command: Callable[[argparse.Namespace], int] = getattr(daemon_commands, name)
+        return command(args)
+
+    return run
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cache_commands import clear_command, info_command
+
+    run = info_command if args.action == "info" else clear_command
+    return run(args)
+
+
+def _store_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-store", action="store_true",
+        help="discover afresh, without the model the project's store remembers (nor storing one)",
+    )  # fmt: skip
+
+
 def _daemon_flags(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--socket", metavar="PATH", help="the daemon's socket (default: the per-user ones)")
     p.add_argument("--simulate", action="store_true", help=f"{what} only the SIMULATED daemon")
@@ -401,38 +481,46 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     d.add_argument("--roots", nargs="+", metavar="ROOT", help="only these module roots")
     d.add_argument("--json", action="store_true", help="one JSON document")
+    _store_flag(d)
     d.set_defaults(run=_discover)
     pl = sub.add_parser("plan", help="group a project's modules into batches by the session that serves them")
     pl.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     pl.add_argument(
-        "--profile", choices=[str(p) for p in Profile], default=str(Profile.HEADER),
+        "--profile", choices=PROFILES, default=PROFILES[0],
         help="header: a session imports a file's own header, to elaborate its body (default); "
         "module: a session has the module loaded, to query its declarations",
     )  # fmt: skip
     pl.add_argument(
-        "--strategy", choices=[str(s) for s in Strategy], default=str(Strategy.EXACT),
+        "--strategy", choices=STRATEGIES, default=STRATEGIES[0],
         help="exact: one session per distinct key (default); cover: few sessions whose imports "
         "cover many modules (module profile)",
     )  # fmt: skip
     pl.add_argument("--max-closure", type=int, metavar="N", help="cover: at most N modules imported per session")
     pl.add_argument("--library", metavar="NAME", help="only this library's modules")
     pl.add_argument("--json", action="store_true", help="one JSON document")
+    _store_flag(pl)
     pl.set_defaults(run=_plan)
+    ca = sub.add_parser("cache", help="the project's store: what it holds (info), or empty it (clear)")
+    ca.add_argument("action", choices=["info", "clear"])
+    ca.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    ca.add_argument("--all", action="store_true", help="clear: every project's store")
+    ca.add_argument("--json", action="store_true", help="info: one JSON document")
+    ca.set_defaults(run=_cache)
     st = sub.add_parser("status", help="the running daemon: pid, socket, log, projects, workers, memory")
     _daemon_flags(st, "ask")
     st.add_argument("--json", action="store_true")
-    st.set_defaults(run=status_command)
+    st.set_defaults(run=_daemon_command("status_command"))
     sp = sub.add_parser("stop", help="stop the running daemon (its workers with it)")
     _daemon_flags(sp, "stop")
-    sp.set_defaults(run=stop_command)
+    sp.set_defaults(run=_daemon_command("stop_command"))
     rs = sub.add_parser("restart", help="stop the running daemon and start it again with the same settings")
     _daemon_flags(rs, "restart")
-    rs.set_defaults(run=restart_command)
+    rs.set_defaults(run=_daemon_command("restart_command"))
     ev = sub.add_parser("evict", help="stop the warm workers of these files' sessions (or --all)")
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--all", action="store_true", help="every warm worker of the daemon")
     _daemon_flags(ev, "ask")
-    ev.set_defaults(run=evict_command)
+    ev.set_defaults(run=_daemon_command("evict_command"))
     dr = sub.add_parser("doctor", help="check what running real Lean needs: the project, its REPL, the daemon")
     dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")

@@ -34,9 +34,8 @@ class ProgressView:
             width = len(str(progress.total))
             status = self.paint.paint(f"{o.status:<13}", STATUS_COLOUR.get(o.status))
             where = self.display(o.path)
-            self.stream.write(
-                f"[{progress.done:>{width}}/{progress.total}] {status} {where}  {o.elapsed_seconds:.2f} s\n"
-            )
+            took = "cached" if o.cached else f"{o.elapsed_seconds:.2f} s"
+            self.stream.write(f"[{progress.done:>{width}}/{progress.total}] {status} {where}  {took}\n")
             self.stream.flush()
 
     def workers(self, warm: int, memory_mb: float) -> None:

@@ -83,6 +83,7 @@ class CheckReport:
             "planned": self.planned,
             "elapsedMs": round(self.elapsed_seconds * 1000, 1),
             "simulated": self.simulated,
+            "cached": sum(1 for o in self.outcomes if o.cached),
         }
 
 
@@ -158,10 +159,13 @@ async def check_sessions(
 class EngineTarget:
     """Checks in this process, on the engine's own pool."""
 
-    def __init__(self, engine: Engine, timeout: float | None = None, build_check: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, timeout: float | None = None, build_check: bool = True, cache: bool = True
+    ) -> None:
         self.engine = engine
         self.timeout = timeout
         self.build_check = build_check
+        self.cache = cache
         self.simulated = engine.config.simulated
 
     async def ready(self, path: str) -> EngineError | None:
@@ -174,7 +178,7 @@ class EngineTarget:
         return info.session_key, ", ".join(info.imports) or "(no imports)"
 
     async def check(self, path: str) -> FileOutcome | EngineError:
-        return await self.engine.check(path, self.timeout, self.build_check)
+        return await self.engine.check(path, self.timeout, self.build_check, cache=self.cache)
 
     async def workers(self) -> tuple[int, float]:
         snapshot = self.engine.pool.snapshot()

@@ -1,6 +1,7 @@
 """Checking one file as `lake build` would see it: is the build it imports up to date, then
 elaborate it in its header's warm REPL session or, where a session cannot be faithful
-(`plan.elaboration`), in `lean --json` on the whole file.
+(`plan.elaboration`), in `lean --json` on the whole file; or answer it from the project's
+store, when nothing the outcome depends on has changed since it was stored (`result_key_of`).
 
 Whether the build is up to date is Lake's question (`lake.artifacts`): its answers are kept
 per project until a source or a build artifact changes, so a run asks it once, about every
@@ -13,6 +14,7 @@ import asyncio
 import os
 import shutil
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..lake.artifacts import (
@@ -28,6 +30,8 @@ from ..lake.artifacts import (
 from ..lake.header import START
 from ..plan.elaboration import ElaborationPath, elaboration_of, option_plan
 from ..plan.work import ModuleWork
+from ..store.identity import program_identity
+from ..store.results import LEAN, SIMULATED, ResultKey, ResultStore, result_key
 from ..workers.failures import WorkerFailure
 from ..workers.lean_file import DEFAULT_LEAN_COMMAND, run_lean_file
 from ..workers.worker import OptionsApplied
@@ -40,6 +44,11 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
+DEFINITIVE = frozenset({FileStatus.OK, FileStatus.ERRORS})
+"""Outcomes that say what Lean says of the file: the only ones remembered (a timeout, a crash, a
+header that did not load or an unbuilt import say something about this run, not the file)."""
+
+
 async def check_file(
     engine: Engine,
     managed: ManagedProject,
@@ -48,7 +57,11 @@ async def check_file(
     timeout: float | None,
     build_check: bool,
     owner: str | None = None,
+    results: ResultStore | None = None,
 ) -> FileOutcome | EngineError:
+    """With `results`, a definitive outcome is answered from the store and stored; against Lean
+    only when the build check passed (unchecked, the imports' `.olean` files may not be their
+    sources', and the outcome would be keyed by sources it did not see)."""
     work, key = session.work, session.key
     module = work.module if managed.project.graph.get(work.module) is not None else None
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
@@ -67,11 +80,65 @@ async def check_file(
                 elaboration=elaboration,
                 build_judged_by=judged,
             )
+    text = managed.text_of(path, owner)
+    stored: ResultKey | None = None
+    if results is not None and (build_check or engine.config.simulated):
+        stored = await result_key_of(engine, managed, session, path, text)
+        started = time.monotonic()
+        hit = _outcome_from(results.get(stored))
+        if hit is not None:
+            return replace(
+                hit, path=path, module=module, session_key=key.digest, elapsed_seconds=time.monotonic() - started,
+                elaboration=elaboration, build_judged_by=judged, cached=True,
+            )  # fmt: skip
+    result: RunResult | EngineError
     if elaboration.path is ElaborationPath.LEAN:
-        result: RunResult | EngineError = await run_whole_file(engine, managed, session, path, timeout, owner)
+        result = await run_whole_file(engine, managed, session, path, timeout, owner, text)
     else:
-        result = await engine.run(path, None, timeout, owner)
-    return result if isinstance(result, EngineError) else outcome_of(result, module, elaboration, judged)
+        result = await engine.elaborate_text(session, path, text, None, timeout)
+    if isinstance(result, EngineError):
+        return result
+    outcome = outcome_of(result, module, elaboration, judged)
+    elaborated = managed.text_of(path, owner) == text  # the text the key names is what Lean saw
+    if results is not None and stored is not None and outcome.status in DEFINITIVE and elaborated:
+        await asyncio.to_thread(results.put, stored, outcome.to_json())
+    if results is not None and results.due():
+        await asyncio.to_thread(results.flush)
+    return outcome
+
+
+async def result_key_of(engine: Engine, managed: ManagedProject, session: Session, path: str, text: str) -> ResultKey:
+    """Everything the outcome of checking `text` at `path` depends on (`store.results.result_key`
+    says why each part is there). The programs are the session's worker command and the
+    `lean` that elaborates whole files, whichever the file takes."""
+
+    def import_digests() -> list[tuple[str, str]]:
+        graph = managed.project.graph
+        names = [i.module for i in session.key.imports]
+        return [(n, graph.closure_digest(n) if n in graph else "") for n in names]
+
+    async with managed.lock:
+        imports = await model_thread(import_digests)
+        config = managed.project.workspace.config_digest
+    lean = engine.config.lean_command or DEFAULT_LEAN_COMMAND
+    return result_key(
+        namespace=SIMULATED if engine.config.simulated else LEAN,
+        path=path,
+        session=session.key.full_digest,
+        text=text,
+        imports=imports,
+        program=program_identity(session.key.worker_command) + program_identity(lean),
+        config=config,
+    )
+
+
+def _outcome_from(doc: dict[str, object] | None) -> FileOutcome | None:
+    if doc is None:
+        return None
+    try:
+        return FileOutcome.from_json(doc)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 async def build_status(engine: Engine, managed: ManagedProject, work: ModuleWork) -> BuildStatus:
@@ -119,12 +186,19 @@ async def _ask_lake(managed: ManagedProject, lake: tuple[str, ...], targets: lis
 
 
 async def run_whole_file(
-    engine: Engine, managed: ManagedProject, session: Session, path: str, timeout: float | None, owner: str | None
+    engine: Engine,
+    managed: ManagedProject,
+    session: Session,
+    path: str,
+    timeout: float | None,
+    owner: str | None,
+    text: str | None = None,
 ) -> RunResult:
-    """`lean --json` on the file (`owner`'s unsaved buffer if it has one), messages in place."""
+    """`lean --json` on the file (`owner`'s unsaved buffer if it has one), messages in place;
+    `text` is that text when the caller has read it already."""
     work, key = session.work, session.key
     started = time.monotonic()
-    text = managed.text_of(path, owner)
+    text = managed.text_of(path, owner) if text is None else text
     got = await run_lean_file(
         engine.config.lean_command or DEFAULT_LEAN_COMMAND,
         str(managed.root),

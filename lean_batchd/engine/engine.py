@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..lake.diagnostics import Diagnostic
 from ..lake.fingerprint import ProjectFingerprint
-from ..lake.project import ProjectOptions, discover
+from ..lake.project import ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.workspace import WorkspaceOptions
 from ..plan.diff import PlanDiff
@@ -27,6 +27,10 @@ from ..plan.keys import Profile, SessionKey, Strategy
 from ..plan.model import context_for
 from ..plan.planner import Plan, PlanConfig, plan
 from ..plan.work import work_from_model
+from ..store.database import StoreDatabase
+from ..store.location import project_folder
+from ..store.models import open_project, save_project
+from ..store.results import ResultStore, process_command
 from ..workers.failures import LeaseRefused, WorkerFailure
 from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
 from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
@@ -59,6 +63,10 @@ class EngineConfig:
     verify_interval: float | None = 60.0
     """A periodic stat rescan catches events the watcher may have lost."""
     prewarm_on_open: bool = True
+    store: bool = True
+    """Remember each project's model across runs (and its outcomes, with `result_cache`)."""
+    result_cache: bool = True
+    """Answer a `check` from the project's store when nothing its outcome depends on changed."""
 
 
 PlanListener = Callable[[Path, PlanDiff, ProjectFingerprint], None]
@@ -75,6 +83,9 @@ class Engine:
         self._verifiers: dict[Path, asyncio.Task[None]] = {}
         self._repl: dict[Path, Located] = {}
         self._keys: dict[str, tuple[Path, SessionKey, int]] = {}
+        self._stored: dict[Path, tuple[str, bool]] = {}
+        """Each project's stored-model key, and whether the model changed since it was stored."""
+        self._results: dict[Path, ResultStore] = {}
         self.plan_listeners: list[PlanListener] = []
         self.diagnostics_listeners: list[DiagnosticsListener] = []
         self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
@@ -114,15 +125,19 @@ class Engine:
         self._repl[root] = repl
         options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
 
-        def build() -> ManagedProject | EngineError:
-            found = discover(root, options)
-            if isinstance(found, RootSearch):
-                return EngineError(ErrorKind.NO_PROJECT, found.diagnostics[-1].message)
-            return ManagedProject(found, PlanConfig(worker_command=command))
+        def build() -> tuple[ManagedProject, str | None, bool] | EngineError:
+            opened = open_project(root, options, remember=self.config.store)
+            if isinstance(opened, RootSearch):
+                return EngineError(ErrorKind.NO_PROJECT, opened.diagnostics[-1].message)
+            changed = bool(opened.reread) and not opened.saved
+            return ManagedProject(opened.project, PlanConfig(worker_command=command)), opened.key, changed
 
-        managed = await asyncio.to_thread(build)
-        if isinstance(managed, EngineError):
-            return managed
+        built = await asyncio.to_thread(build)
+        if isinstance(built, EngineError):
+            return built
+        managed, key, changed = built
+        if key is not None:
+            self._stored[root] = (key, changed)
         self.projects[root] = managed
         for batch in managed.plan.batches:
             self._keys[batch.id] = (root, batch.key, batch.closure_size)
@@ -180,6 +195,8 @@ class Engine:
         self.changes_applied += 1
         if change.empty:
             return
+        if managed.root in self._stored:
+            self._stored[managed.root] = (self._stored[managed.root][0], True)
         for batch in managed.plan.batches:
             self._keys[batch.id] = (managed.root, batch.key, batch.closure_size)
         if diff is not None:
@@ -321,7 +338,12 @@ class Engine:
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        text = managed.text_of(real_path(path), owner)
+        return await self.elaborate_text(session, path, managed.text_of(real_path(path), owner), command, timeout)
+
+    async def elaborate_text(
+        self, session: Session, path: str, text: str, command: str | None, timeout: float | None
+    ) -> RunResult | EngineError:
+        """`run` on `text`, the file's text as the caller read it (what a stored outcome is keyed by)."""
         header_end = session.work.header_end
         assert header_end is not None
         body = text.encode("utf-8")[header_end.offset :].decode("utf-8", errors="replace")
@@ -359,17 +381,34 @@ class Engine:
         )
 
     async def check(
-        self, path: str, timeout: float | None = None, build_check: bool = True, owner: str | None = None
+        self,
+        path: str,
+        timeout: float | None = None,
+        build_check: bool = True,
+        owner: str | None = None,
+        cache: bool = True,
     ) -> FileOutcome | EngineError:
         """Elaborate the file as `lake build` would see it: its body in its header's warm session,
         or the whole file in `lean --json` where a session cannot be faithful (`plan.elaboration`).
         With `build_check`, a file whose imports are not built (Lake would rebuild one) is not
         checked but answered "build first": Lean would load the stale `.olean`, not the source.
-        `owner`'s unsaved text counts where it has a buffer of the file."""
+        `owner`'s unsaved text counts where it has a buffer of the file. With `cache`, the
+        outcome comes from the project's store while nothing it depends on has changed
+        (`elaborate.check_file`)."""
         got = await self._runnable(path, owner)
         if isinstance(got, EngineError):
             return got
-        return await check_file(self, got[0], got[1], real_path(path), timeout, build_check, owner)
+        results = self.result_store(got[0].root) if cache else None
+        return await check_file(self, got[0], got[1], real_path(path), timeout, build_check, owner, results)
+
+    def result_store(self, root: Path) -> ResultStore | None:
+        """The project's stored outcomes (None when the engine keeps none)."""
+        if not (self.config.store and self.config.result_cache):
+            return None
+        found = self._results.get(root)
+        if found is None:
+            found = self._results[root] = ResultStore(StoreDatabase(project_folder(root)), process_command())
+        return found
 
     def status(self) -> dict[str, object]:
         snapshot: PoolSnapshot = self.pool.snapshot()
@@ -449,6 +488,14 @@ class Engine:
         for listener in self.worker_listeners:
             listener(info)
 
+    async def _save(self, managed: ManagedProject) -> None:
+        """Store the project's model (a restart then reads only what changed since)."""
+        key = self._stored[managed.root][0]
+        async with managed.lock:
+            saved = await model_thread(save_project, key, managed.project)
+        if saved:
+            self._stored[managed.root] = (key, False)
+
     async def close(self) -> None:
         for task in self._verifiers.values():
             task.cancel()
@@ -459,3 +506,11 @@ class Engine:
             await asyncio.to_thread(watcher.stop)
         self._watchers.clear()
         await self.pool.close()
+        for results in self._results.values():
+            await asyncio.to_thread(results.close)
+        self._results.clear()
+        for root, (_, changed) in list(self._stored.items()):
+            managed = self.projects.get(root)
+            if changed and managed is not None:
+                await self._save(managed)
+        self._stored.clear()

@@ -48,6 +48,8 @@ class FileOutcome:
     """Lake's options: those set, and those not set with the reason."""
     build_judged_by: str | None = None
     """`lake` or `mtime` when the build was checked (see `lake.artifacts`); None when not."""
+    cached: bool = False
+    """Answered from the project's store: an earlier run gave it, and nothing it depends on changed."""
 
     def count(self, severity: str) -> int:
         return sum(1 for m in self.messages if m.severity == severity)
@@ -80,6 +82,7 @@ class FileOutcome:
             "elaboration": None if self.elaboration is None else self.elaboration.to_json(),
             "options": None if self.options is None else self.options.to_json(),
             "buildCheck": self.build_judged_by,
+            "cached": self.cached,
         }
 
     @staticmethod
@@ -111,6 +114,7 @@ class FileOutcome:
             elaboration=Elaboration(ElaborationPath(e["path"]), e["reason"]) if (e := doc.get("elaboration")) else None,
             options=OptionsApplied.from_json(o) if (o := doc.get("options")) else None,
             build_judged_by=doc.get("buildCheck"),
+            cached=bool(doc.get("cached", False)),
         )
 
 

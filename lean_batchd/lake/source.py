@@ -106,6 +106,10 @@ class StatCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def paths(self) -> frozenset[str]:
+        """The files it holds a reading of."""
+        return frozenset(self._entries)
+
     def get(self, path: str, key: StatKey) -> SourceFile | None:
         entry = self._entries.get(path)
         if entry is not None and entry.trusted_for(key):

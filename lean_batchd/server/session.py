@@ -336,8 +336,9 @@ class Session:
         path = self.inside(m.text_document(params) or "")
         timeout = m.opt_positive_int(params, "timeoutMs")
         build_check = m.opt_bool(params, "buildCheck", True)
+        cache = m.opt_bool(params, "cache", True)
         seconds = None if timeout is None else timeout / 1000
-        outcome = await self.engine.check(path, seconds, build_check, self.name)
+        outcome = await self.engine.check(path, seconds, build_check, self.name, cache)
         return outcome if isinstance(outcome, EngineError) else outcome.to_json()
 
     async def status(self, params: dict[str, Any]) -> Any:

@@ -123,6 +123,15 @@ def open_project(path: Path | str, options: ProjectOptions, remember: bool = Tru
         database.close()
 
 
+def save_project(key: str, project: LakeProject) -> bool:
+    """Store `project` under `key` (`OpenedModel.key`)."""
+    database = StoreDatabase(project_folder(project.root.root))
+    try:
+        return ModelStore(database).save(key, project)
+    finally:
+        database.close()
+
+
 def _open(models: ModelStore, search: RootSearch, options: ProjectOptions) -> OpenedModel:
     assert search.found is not None
     key = model_key(search, options)
@@ -145,4 +154,4 @@ def _open(models: ModelStore, search: RootSearch, options: ProjectOptions) -> Op
 def _lean_changed(project: LakeProject) -> bool:
     """`lean --version` answers differently than when the model was stored (an elan channel such
     as `stable` moved): the toolchain's identity, in every session key, changed with no file."""
-    return lean_version() != project.workspace.toolchain.lean_version
+    return lean_version(project.root.root) != project.workspace.toolchain.lean_version

@@ -145,7 +145,7 @@ def run_workload(files: list[str], planned: bool) -> tuple[CheckReport, dict[str
     async def main() -> tuple[CheckReport, dict[str, float]]:
         engine = Engine(config)
         try:
-            target = EngineTarget(engine, build_check=False)
+            target = EngineTarget(engine, build_check=False, cache=False)  # compare elaborations
             sessions = await plan_sessions(target, files, planned)
             assert not isinstance(sessions, EngineError)
             report = await check_sessions(target, sessions, options.jobs, planned)

@@ -87,12 +87,12 @@ def test_lean_answering_another_version_re_evaluates_the_toolchain(
     """An elan channel such as `stable` moves with no file changing."""
     options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True))
     initial_tree(tmp_path)
-    monkeypatch.setattr("lean_batchd.lake.workspace.lean_version", lambda: "Lean (version 4.24.0)")
-    monkeypatch.setattr("lean_batchd.store.models.lean_version", lambda: "Lean (version 4.24.0)")
+    monkeypatch.setattr("lean_batchd.lake.workspace.lean_version", lambda cwd: "Lean (version 4.24.0)")
+    monkeypatch.setattr("lean_batchd.store.models.lean_version", lambda cwd: "Lean (version 4.24.0)")
     opened(tmp_path, options)
     assert not opened(tmp_path, options).reloaded
-    monkeypatch.setattr("lean_batchd.lake.workspace.lean_version", lambda: "Lean (version 4.25.0)")
-    monkeypatch.setattr("lean_batchd.store.models.lean_version", lambda: "Lean (version 4.25.0)")
+    monkeypatch.setattr("lean_batchd.lake.workspace.lean_version", lambda cwd: "Lean (version 4.25.0)")
+    monkeypatch.setattr("lean_batchd.store.models.lean_version", lambda cwd: "Lean (version 4.25.0)")
     again = opened(tmp_path, options)
     assert again.reloaded and again.project.workspace.toolchain.lean_version == "Lean (version 4.25.0)"
 
@@ -169,4 +169,32 @@ def test_each_run_opens_the_model_a_fresh_discovery_builds(lakefile: int, ops: l
 
 
 def _paths(project: LakeProject) -> set[str]:
-    return {m.path for m in project.graph.modules.values()}
+    """Every file the model has read (modules, and files libraries claim that it does not hold)."""
+    return set(project.cache.paths())
+
+
+def test_a_daemon_restart_reads_only_what_changed_while_it_ran(tmp_path: Path, settled: None) -> None:
+    """The engine opens the stored model and stores its model again when it closes."""
+    import asyncio
+
+    from lean_batchd.engine import Engine, EngineConfig
+
+    initial_tree(tmp_path)
+    config = EngineConfig(worker_command=("true",), simulated=True, watch=False, verify_interval=None)
+
+    async def session(edit: bool) -> None:
+        engine = Engine(config)
+        try:
+            assert await engine.project_for(tmp_path) is not None
+            if edit:
+                (tmp_path / "A/C.lean").write_text("def c := 2\n-- edited while the daemon ran\n")
+                await engine.apply_paths(tmp_path, [str(tmp_path / "A/C.lean")])
+        finally:
+            await engine.close()
+
+    asyncio.run(session(edit=False))
+    asyncio.run(session(edit=True))
+    options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=False))
+    restarted = opened(tmp_path, options)
+    assert restarted.restored and restarted.reread == 0
+    assert snapshot(restarted.project) == snapshot(fresh(tmp_path, options))
