@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .check_command import CheckOptions
     from .engine import EngineConfig
     from .engine.values import EngineError
-    from .lake import LakeProject
+    from .store.models import OpenedModel
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ EXIT_BROKEN_PIPE = 141
 """As a shell reports a command that SIGINT or SIGPIPE ended (128 + the signal)."""
 
 
-def _project(path: str, roots: Sequence[str] | None, remember: bool = True) -> LakeProject | int:
+def _opened(path: str, roots: Sequence[str] | None, remember: bool = True, save: bool = True) -> OpenedModel | int:
     """The project's model, from its store when it holds one (re-reading only what changed)."""
     from .lake import ProjectOptions, WorkspaceOptions
     from .store.models import OpenedModel, open_project
@@ -46,9 +46,9 @@ def _project(path: str, roots: Sequence[str] | None, remember: bool = True) -> L
         only_roots=tuple(roots) if roots else None,
         workspace=WorkspaceOptions(query_lean_version=True),
     )
-    found = open_project(path, options, remember)
+    found = open_project(path, options, remember, save)
     if isinstance(found, OpenedModel):
-        return found.project
+        return found
     for d in found.diagnostics:
         print(f"lean-batchd: {d.render()}", file=sys.stderr)
     return EXIT_NO_PROJECT
@@ -57,35 +57,36 @@ def _project(path: str, roots: Sequence[str] | None, remember: bool = True) -> L
 def _discover(args: argparse.Namespace) -> int:
     from .lake.report import project_json, project_summary
 
-    project = _project(args.path, args.roots, not args.no_store)
-    if isinstance(project, int):
-        return project
+    opened = _opened(args.path, args.roots, not args.no_store)
+    if isinstance(opened, int):
+        return opened
     if args.json:
-        _print_json(project_json(project))
+        _print_json(project_json(opened.project))
     else:
-        print(project_summary(project))
+        print(project_summary(opened.project))
     return EXIT_OK
 
 
 def _plan(args: argparse.Namespace) -> int:
     from .plan import PlanConfig, Profile, Strategy, plan_project
     from .plan.report import plan_json, plan_table
+    from .store.models import remembered_plan
     from .terminal import width
 
-    project = _project(args.path, None, not args.no_store)
-    if isinstance(project, int):
-        return project
+    opened = _opened(args.path, None, not args.no_store, save=False)
+    if isinstance(opened, int):
+        return opened
     config = PlanConfig(
         profile=Profile(args.profile),
         strategy=Strategy(args.strategy),
         max_closure=args.max_closure,
         library=args.library,
     )
-    result = plan_project(project, config)
+    result = remembered_plan(opened, config) if not args.no_store else plan_project(opened.project, config)
     if args.json:
         _print_json(plan_json(result))
     else:
-        print(plan_table(result, project.name, width(sys.stdout) or 120))
+        print(plan_table(result, opened.project.name, width(sys.stdout) or 120))
     return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
 

@@ -64,7 +64,7 @@ class EngineConfig:
     """A periodic stat rescan catches events the watcher may have lost."""
     prewarm_on_open: bool = True
     store: bool = True
-    """Remember each project's model across runs (and its outcomes, with `result_cache`)."""
+    """Remember each project's model and plan across runs (and its outcomes, with `result_cache`)."""
     result_cache: bool = True
     """Answer a `check` from the project's store when nothing its outcome depends on changed."""
 
@@ -84,7 +84,8 @@ class Engine:
         self._repl: dict[Path, Located] = {}
         self._keys: dict[str, tuple[Path, SessionKey, int]] = {}
         self._stored: dict[Path, tuple[str, bool]] = {}
-        """Each project's stored-model key, and whether the model changed since it was stored."""
+        """Each project's stored-model key, and whether the model (or its plan) changed since."""
+        self._saving: set[asyncio.Task[None]] = set()
         self._results: dict[Path, ResultStore] = {}
         self.plan_listeners: list[PlanListener] = []
         self.diagnostics_listeners: list[DiagnosticsListener] = []
@@ -125,19 +126,23 @@ class Engine:
         self._repl[root] = repl
         options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
 
-        def build() -> tuple[ManagedProject, str | None, bool] | EngineError:
-            opened = open_project(root, options, remember=self.config.store)
+        def build() -> tuple[ManagedProject, str | None] | EngineError:
+            opened = open_project(root, options, remember=self.config.store, save=False)
             if isinstance(opened, RootSearch):
                 return EngineError(ErrorKind.NO_PROJECT, opened.diagnostics[-1].message)
-            changed = bool(opened.reread) and not opened.saved
-            return ManagedProject(opened.project, PlanConfig(worker_command=command)), opened.key, changed
+            managed = ManagedProject(opened.project, PlanConfig(worker_command=command), opened.derived.get("plan"))
+            return managed, opened.key
 
         built = await asyncio.to_thread(build)
         if isinstance(built, EngineError):
             return built
-        managed, key, changed = built
+        managed, key = built
         if key is not None:
-            self._stored[root] = (key, changed)
+            self._stored[root] = (key, not managed.restored)
+            if not managed.restored:  # store the model with its plan, once this answer is out
+                task = asyncio.get_running_loop().create_task(self._save(managed))
+                self._saving.add(task)
+                task.add_done_callback(self._saving.discard)
         self.projects[root] = managed
         for batch in managed.plan.batches:
             self._keys[batch.id] = (root, batch.key, batch.closure_size)
@@ -489,10 +494,10 @@ class Engine:
             listener(info)
 
     async def _save(self, managed: ManagedProject) -> None:
-        """Store the project's model (a restart then reads only what changed since)."""
+        """Store the project's model and plan (a restart then opens them instead of computing them)."""
         key = self._stored[managed.root][0]
         async with managed.lock:
-            saved = await model_thread(save_project, key, managed.project)
+            saved = await model_thread(save_project, key, managed.project, managed.remembered())
         if saved:
             self._stored[managed.root] = (key, False)
 
@@ -509,6 +514,8 @@ class Engine:
         for results in self._results.values():
             await asyncio.to_thread(results.close)
         self._results.clear()
+        if self._saving:
+            await asyncio.gather(*self._saving, return_exceptions=True)
         for root, (_, changed) in list(self._stored.items()):
             managed = self.projects.get(root)
             if changed and managed is not None:

@@ -60,7 +60,9 @@ class Session:
 
 
 class ManagedProject:
-    def __init__(self, project: LakeProject, plan_config: PlanConfig) -> None:
+    def __init__(self, project: LakeProject, plan_config: PlanConfig, remembered: object = None) -> None:
+        """`remembered`: what `remembered()` gave for this very model, from a store; the plan is
+        taken from it when it was made under `plan_config`, else planned afresh."""
         self.project = project
         self.root = project.root.root
         self.plan_config = plan_config
@@ -70,10 +72,20 @@ class ManagedProject:
         self.lake_lock = asyncio.Lock()
         self.lake_verdicts: dict[str, bool] = {}
         """Lake's answer per imported module (up to date or not), until a source or build changes."""
-        self._context = context_for(project)
-        self.plan: Plan = plan(work_from_model(project), self._context, plan_config)
+        restored = _plan_from(remembered, plan_config, project)
+        self.restored = restored is not None
+        if restored is not None:
+            self.plan, self._context = restored
+        else:
+            self._context = context_for(project)
+            self.plan = plan(work_from_model(project), self._context, plan_config)
         self._batches = {b.id: b for b in self.plan.batches}
         self.fingerprint = project.fingerprint()
+
+    def remembered(self) -> dict[str, object]:
+        """What a store keeps with the model: the plan and its context, without the closure
+        index (megabytes of bitsets, rebuilt in tens of milliseconds when first needed)."""
+        return {"plan": (self.plan_config, self.plan, replace(self._context, index=None))}
 
     def context(self) -> PlanContext:
         """One context for the project's life: its key memo survives; its closures are rebuilt
@@ -196,3 +208,14 @@ def _work(module: Module, options: LeanOptions) -> ModuleWork:
         module.name, module.source.shown, ".", header_imports(header.imports), header.is_module, header.prelude,
         module.library, header.end, options,
     )  # fmt: skip
+
+
+def _plan_from(remembered: object, config: PlanConfig, project: LakeProject) -> tuple[Plan, PlanContext] | None:
+    if not (isinstance(remembered, tuple) and len(remembered) == 3):
+        return None
+    made_under, stored_plan, context = remembered
+    if made_under != config or not isinstance(stored_plan, Plan) or not isinstance(context, PlanContext):
+        return None
+    if context.graph is not project.graph:  # pickled with another model: never mix them
+        return None
+    return stored_plan, context

@@ -28,13 +28,15 @@ import logging
 import os
 import pickle
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
 from ..lake.project import LakeProject, ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.toolchain import lean_version
+from ..plan.model import plan_project
+from ..plan.planner import Plan, PlanConfig
 from .database import StoreDatabase, now_ns
 from .location import project_folder
 
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
 REWRITE_AFTER_READS = 64
+KEEP_MODELS = 4
+"""Models kept per project (one per set of discovery options in use; models of older code go)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +61,22 @@ class OpenedModel:
     """The model was (re)written to the store."""
     key: str | None = None
     """Its key in the store (None when the store was not used)."""
+    derived: dict[str, object] = field(default_factory=dict)
+    """Values computed from the model and stored with it (a plan), when the model is exactly
+    the one they were computed from (restored, and nothing changed since); else empty."""
 
 
 def code_identity() -> str:
-    """What the pickled model's shape depends on: our version, Python's, and the Lake layer's
-    source files by stat (a checkout or an edit of them makes every stored model unreadable)."""
-    folder = Path(__file__).resolve().parents[1] / "lake"
+    """What the pickled model's shape depends on: our version, Python's, and the source files of
+    the Lake and plan layers by stat (a checkout or an edit of them makes every stored model
+    unreadable)."""
+    package = Path(__file__).resolve().parents[1]
     files = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.endswith(".py"):
-            st = entry.stat()
-            files.append([entry.name, st.st_size, st.st_mtime_ns])
+    for layer in ("lake", "plan"):
+        for entry in sorted(os.scandir(package / layer), key=lambda e: e.name):
+            if entry.name.endswith(".py"):
+                st = entry.stat()
+                files.append([layer, entry.name, st.st_size, st.st_mtime_ns])
     return hashlib.sha256(json.dumps([__version__, SNAPSHOT_FORMAT, sys.version, files]).encode()).hexdigest()
 
 
@@ -82,34 +91,47 @@ class ModelStore:
     def __init__(self, database: StoreDatabase) -> None:
         self.database = database
 
-    def load(self, key: str) -> LakeProject | None:
+    def load(self, key: str) -> tuple[LakeProject, dict[str, object]] | None:
         row = self.database.read("models", key)
         if row is None:
             return None
         was_enabled = gc.isenabled()
-        gc.disable()  # ~100,000 acyclic objects at Mathlib scale: the collector would only slow this
+        gc.disable()  # ~500,000 objects at Mathlib scale, nearly all acyclic: the collector would only slow this
         try:
             found = pickle.loads(row.data)
         except Exception as e:  # a model of other code: any error means "not stored"
             log.info("store: the stored model cannot be read (%s); discovering afresh", e)
             return None
         finally:
+            # The loaded objects live as long as the model; left in the youngest generation, the next
+            # collection would scan all of them (70 ms at Mathlib scale, in whatever runs next).
+            gc.freeze()
             if was_enabled:
                 gc.enable()
-        return found if isinstance(found, LakeProject) else None
+        if not (isinstance(found, tuple) and len(found) == 2 and isinstance(found[0], LakeProject)):
+            return None
+        project, derived = found
+        return project, derived if isinstance(derived, dict) else {}
 
-    def save(self, key: str, project: LakeProject) -> bool:
+    def save(self, key: str, project: LakeProject, derived: dict[str, object] | None = None) -> bool:
+        """Store the model, with values computed from it (pickled together, so they share objects)."""
         try:
-            data = pickle.dumps(project, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((project, derived or {}), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, RecursionError) as e:
             log.warning("store: the model cannot be stored: %s", e)
             return False
-        return self.database.write("models", key, data, {"written_ns": now_ns()})
+        prune = (
+            f"DELETE FROM models WHERE key NOT IN (SELECT key FROM models ORDER BY written_ns DESC LIMIT {KEEP_MODELS})"
+        )
+        return self.database.write("models", key, data, {"written_ns": now_ns()}, prune)
 
 
-def open_project(path: Path | str, options: ProjectOptions, remember: bool = True) -> OpenedModel | RootSearch:
+def open_project(
+    path: Path | str, options: ProjectOptions, remember: bool = True, save: bool = True
+) -> OpenedModel | RootSearch:
     """The project `path` belongs to, from the store when it holds it (brought up to date),
-    else discovered afresh (and stored); or the failed search."""
+    else discovered afresh (and, with `save`, stored); or the failed search. A caller that
+    stores derived values with the model saves it itself (`save_project`)."""
     search = find_lake_root(Path(path))
     if search.found is None:
         return search
@@ -118,27 +140,28 @@ def open_project(path: Path | str, options: ProjectOptions, remember: bool = Tru
         return OpenedModel(project, False, project.cache.reads, False, False)
     database = StoreDatabase(project_folder(search.found.root))
     try:
-        return _open(ModelStore(database), search, options)
+        return _open(ModelStore(database), search, options, save)
     finally:
         database.close()
 
 
-def save_project(key: str, project: LakeProject) -> bool:
-    """Store `project` under `key` (`OpenedModel.key`)."""
+def save_project(key: str, project: LakeProject, derived: dict[str, object] | None = None) -> bool:
+    """Store `project` (and values computed from it) under `key` (`OpenedModel.key`)."""
     database = StoreDatabase(project_folder(project.root.root))
     try:
-        return ModelStore(database).save(key, project)
+        return ModelStore(database).save(key, project, derived)
     finally:
         database.close()
 
 
-def _open(models: ModelStore, search: RootSearch, options: ProjectOptions) -> OpenedModel:
+def _open(models: ModelStore, search: RootSearch, options: ProjectOptions, save: bool) -> OpenedModel:
     assert search.found is not None
     key = model_key(search, options)
-    stored = models.load(key)
-    if stored is None:
+    loaded = models.load(key)
+    if loaded is None:
         project = LakeProject(search.found, options, None, search.diagnostics)
-        return OpenedModel(project, False, project.cache.reads, False, models.save(key, project), key)
+        return OpenedModel(project, False, project.cache.reads, False, save and models.save(key, project), key)
+    stored, derived = loaded
     stored.set_search_notes(search.diagnostics)
     before = stored.cache.reads
     change = stored.rescan()
@@ -147,8 +170,22 @@ def _open(models: ModelStore, search: RootSearch, options: ProjectOptions) -> Op
         stored.reload()
         reloaded = True
     reread = stored.cache.reads - before
-    saved = (reloaded or reread > REWRITE_AFTER_READS) and models.save(key, stored)
-    return OpenedModel(stored, True, reread, reloaded, saved, key)
+    saved = save and (reloaded or reread > REWRITE_AFTER_READS) and models.save(key, stored)
+    unchanged = change.empty and not reloaded
+    return OpenedModel(stored, True, reread, reloaded, saved, key, derived if unchanged else {})
+
+
+def remembered_plan(opened: OpenedModel, config: PlanConfig) -> Plan:
+    """The plan of `opened.project` under `config`: the one stored with the model when it was made
+    for exactly this model, else planned now and stored with it (with `opened.key`)."""
+    name = f"plan {config!r}"
+    found = opened.derived.get(name)
+    if isinstance(found, Plan):
+        return found
+    made = plan_project(opened.project, config)
+    if opened.key is not None:
+        save_project(opened.key, opened.project, {**opened.derived, name: made})
+    return made
 
 
 def _lean_changed(project: LakeProject) -> bool:

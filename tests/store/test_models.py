@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lean_batchd.lake import LakeProject, ProjectOptions, WorkspaceOptions
-from lean_batchd.store.models import OpenedModel, open_project
+from lean_batchd.plan import PlanConfig, plan_project
+from lean_batchd.store.models import OpenedModel, open_project, remembered_plan
 from tests.conftest import write_tree
 from tests.lake.test_incremental import LAKEFILES, initial_tree, module_path, snapshot
 
@@ -46,6 +47,9 @@ def test_a_second_run_reads_nothing_and_has_the_same_model(tmp_path: Path, settl
     second = opened(tmp_path)
     assert second.restored and second.reread == 0 and not second.reloaded and not second.saved
     assert snapshot(second.project) == snapshot(first.project) == snapshot(fresh(tmp_path))
+    planned = remembered_plan(second, PlanConfig())  # planned now, stored with the model
+    third = opened(tmp_path)
+    assert third.derived[f"plan {PlanConfig()!r}"] == planned == remembered_plan(third, PlanConfig())
 
 
 def test_only_changed_files_are_read_again(tmp_path: Path, settled: None) -> None:
@@ -142,9 +146,10 @@ def _apply(root: Path, op: tuple[Any, ...], state: dict[str, Any]) -> None:
 @given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6))
 def test_each_run_opens_the_model_a_fresh_discovery_builds(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
     """Runs between random edits (module headers and bodies, files of a dependency, renames,
-    deletions, lakefiles, toolchains): every run's model equals a fresh discovery, and a run
-    re-reads only files written since the stored model was written (a run that re-reads a
-    few files does not rewrite the whole model)."""
+    deletions, lakefiles, toolchains): every run's model equals a fresh discovery, its plan
+    (stored with the model when nothing changed) a fresh plan, and a run re-reads only files
+    written since the stored model was written (a run that re-reads a few files does not
+    rewrite the whole model)."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
         patch.setattr("lean_batchd.lake.source.RACY_WINDOW_NS", 0)
         root = Path(tmp).resolve()
@@ -162,6 +167,7 @@ def test_each_run_opens_the_model_a_fresh_discovery_builds(lakefile: int, ops: l
             run = opened(root)
             assert run.restored
             assert snapshot(run.project) == snapshot(fresh(root)), op
+            assert remembered_plan(run, PlanConfig()) == plan_project(fresh(root), PlanConfig()), op
             assert run.reread <= len(written | (_paths(run.project) - stored)), (op, run.reread)
             if run.saved:
                 written.clear()
@@ -174,18 +180,24 @@ def _paths(project: LakeProject) -> set[str]:
 
 
 def test_a_daemon_restart_reads_only_what_changed_while_it_ran(tmp_path: Path, settled: None) -> None:
-    """The engine opens the stored model and stores its model again when it closes."""
+    """The engine opens the stored model and its plan, and stores both again when it closes."""
     import asyncio
 
-    from lean_batchd.engine import Engine, EngineConfig
+    from lean_batchd.engine import Engine, EngineConfig, EngineError
+    from lean_batchd.plan import plan_project
 
     initial_tree(tmp_path)
     config = EngineConfig(worker_command=("true",), simulated=True, watch=False, verify_interval=None)
 
+    plans: list[bool] = []
+
     async def session(edit: bool) -> None:
         engine = Engine(config)
         try:
-            assert await engine.project_for(tmp_path) is not None
+            managed = await engine.project_for(tmp_path)
+            assert not isinstance(managed, EngineError)
+            plans.append(managed.restored)
+            assert managed.plan == plan_project(managed.project, managed.plan_config)
             if edit:
                 (tmp_path / "A/C.lean").write_text("def c := 2\n-- edited while the daemon ran\n")
                 await engine.apply_paths(tmp_path, [str(tmp_path / "A/C.lean")])
@@ -194,7 +206,32 @@ def test_a_daemon_restart_reads_only_what_changed_while_it_ran(tmp_path: Path, s
 
     asyncio.run(session(edit=False))
     asyncio.run(session(edit=True))
+    asyncio.run(session(edit=False))
+    assert plans == [False, True, True]  # planned once; then the stored plan (kept current by the edit)
     options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=False))
     restarted = opened(tmp_path, options)
     assert restarted.restored and restarted.reread == 0
     assert snapshot(restarted.project) == snapshot(fresh(tmp_path, options))
+
+
+def test_values_pickled_as_constructor_calls_keep_every_field() -> None:
+    """A field added to one of these classes must be added to its `__reduce__` too."""
+    import dataclasses
+    import pickle
+
+    from lean_batchd.lake.graph import Resolution
+    from lean_batchd.lake.header import Header, Import, Position
+    from lean_batchd.lake.layout import Claim
+    from lean_batchd.lake.source import SourceFile
+    from lean_batchd.plan.planner import Batch
+    from lean_batchd.plan.work import ModuleWork
+
+    for cls in (Resolution, Header, Import, Position, Claim, SourceFile, Batch, ModuleWork):
+        init_fields = [f.name for f in dataclasses.fields(cls) if f.init]
+        marker = object.__new__(cls)
+        for f in init_fields:
+            object.__setattr__(marker, f, f"value of {f}")
+        _, args = marker.__reduce__()  # type: ignore[misc]
+        assert list(args) == [f"value of {f}" for f in init_fields], cls
+    project = fresh(Path(__file__).resolve().parents[2] / "examples" / "demo")
+    assert snapshot(pickle.loads(pickle.dumps(project))) == snapshot(project)
