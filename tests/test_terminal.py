@@ -176,7 +176,8 @@ def test_one_session_has_one_id_in_plan_check_and_status(demo: Path, daemon: Pat
     plan = json.loads(lean_batchd("plan", str(demo), "--json").stdout)
     (planned,) = [b["id"] for b in plan["batches"] if any(m["module"] == "Demo.Lemmas" for m in b["modules"])]
     private = json.loads(lean_batchd("check", str(path), *SIM, "--no-daemon", "--json").stdout)
-    shared = json.loads(lean_batchd("check", str(path), *SIM, "--socket", str(daemon), "--json").stdout)
+    # elaborated again (not answered from the store), so that the daemon starts the session's worker
+    shared = json.loads(lean_batchd("check", str(path), *SIM, "--socket", str(daemon), "--json", "--no-cache").stdout)
     status = json.loads(lean_batchd("status", "--socket", str(daemon), "--json").stdout)
     assert private["files"][0]["sessionKey"] == shared["files"][0]["sessionKey"] == planned
     assert [w["sessionKey"] for w in status["pool"]["workers"]] == [planned]
