@@ -70,7 +70,7 @@ def _discover(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from .plan import PlanConfig, Profile, Strategy, plan_project
     from .plan.report import plan_json, plan_table
-    from .store.models import remembered_plan
+    from .store.plans import remembered_plan
     from .terminal import width
 
     opened = _opened(args.path, None, not args.no_store, save=False)

@@ -35,8 +35,6 @@ from .. import __version__
 from ..lake.project import LakeProject, ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.toolchain import lean_version
-from ..plan.model import plan_project
-from ..plan.planner import Plan, PlanConfig
 from .database import StoreDatabase, now_ns
 from .location import project_folder
 
@@ -173,19 +171,6 @@ def _open(models: ModelStore, search: RootSearch, options: ProjectOptions, save:
     saved = save and (reloaded or reread > REWRITE_AFTER_READS) and models.save(key, stored)
     unchanged = change.empty and not reloaded
     return OpenedModel(stored, True, reread, reloaded, saved, key, derived if unchanged else {})
-
-
-def remembered_plan(opened: OpenedModel, config: PlanConfig) -> Plan:
-    """The plan of `opened.project` under `config`: the one stored with the model when it was made
-    for exactly this model, else planned now and stored with it (with `opened.key`)."""
-    name = f"plan {config!r}"
-    found = opened.derived.get(name)
-    if isinstance(found, Plan):
-        return found
-    made = plan_project(opened.project, config)
-    if opened.key is not None:
-        save_project(opened.key, opened.project, {**opened.derived, name: made})
-    return made
 
 
 def _lean_changed(project: LakeProject) -> bool:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from lean_batchd.lake import LakeProject, ProjectOptions, WorkspaceOptions
 from lean_batchd.plan import PlanConfig, plan_project
-from lean_batchd.store.models import OpenedModel, open_project, remembered_plan
+from lean_batchd.store.models import OpenedModel, open_project
+from lean_batchd.store.plans import remembered_plan
 from tests.conftest import write_tree
 from tests.lake.test_incremental import LAKEFILES, initial_tree, module_path, snapshot
 
