@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,10 +30,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from daemon import connect
 from discovery import _walk
 from machine import machine
 
-from lean_batchd.server.client import DaemonClient
 from lean_batchd.testing.workload import generate_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +110,7 @@ def daemon_restart(env: dict[str, str], root: Path, tmp: Path, repeat: int) -> N
             try:
                 while not sock.exists():
                     time.sleep(0.005)
-                client = _connect(sock, root)
+                client = connect(sock, root)
                 client.request("$/leanBatchd/moduleInfo", {"textDocument": {"uri": target.as_uri()}})
                 figures[label].append(time.perf_counter() - started)
                 client.request("shutdown")
@@ -121,14 +120,6 @@ def daemon_restart(env: dict[str, str], root: Path, tmp: Path, repeat: int) -> N
     print("(c) daemon restart to its first moduleInfo answer (goal 0.5 s with the stored model)")
     for label, times in figures.items():
         print(f"    {label:<14} {best(times)}")
-
-
-def _connect(path: Path, root: Path) -> DaemonClient:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(str(path))
-    client = DaemonClient(sock)
-    client.session(root)
-    return client
 
 
 def check_runs(env: dict[str, str], tmp: Path, files: int, headers: int, import_seconds: float) -> None:

@@ -7,10 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.test_check_cli import SIM, lean_batchd
+from tests.test_terminal import SIM as DAEMON_SIM
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
 
@@ -61,25 +61,17 @@ def test_cache_info_and_clear(demo: Path) -> None:
     assert lean_batchd("cache", "info", "/").returncode == 2
 
 
-def test_the_daemon_and_the_command_line_share_one_store(demo: Path, tmp_path: Path) -> None:
-    socket = tmp_path / "d.sock"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        check_json(str(demo / "DemoTest"), "--no-daemon")  # stored by this process's engine
-        through = check_json(str(demo / "DemoTest"), "--socket", str(socket))
-        assert cached(through) == [True] * 3  # answered by the daemon from the same store
-        check_json(str(demo / "src/Demo/Basic.lean"), "--socket", str(socket))  # stored by the daemon
-        assert cached(check_json(str(demo / "src/Demo/Basic.lean"), "--no-daemon")) == [True]
-        assert cached(check_json(str(demo / "DemoTest"), "--socket", str(socket), "--no-cache")) == [False] * 3
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
+def test_the_daemon_and_the_command_line_share_one_store(demo: Path, daemon: Path) -> None:
+    def check(*args: str) -> list[bool]:  # the daemon's worker command: an outcome's key names it
+        done = lean_batchd("check", *args, *DAEMON_SIM, "--json")
+        assert done.returncode == 0, done.stderr
+        return [f["cached"] for f in json.loads(done.stdout)["files"]]
+
+    check(str(demo / "DemoTest"), "--no-daemon")  # stored by this process's engine
+    assert check(str(demo / "DemoTest"), "--socket", str(daemon)) == [True] * 3  # the daemon answers from it
+    check(str(demo / "src/Demo/Basic.lean"), "--socket", str(daemon))  # stored by the daemon
+    assert check(str(demo / "src/Demo/Basic.lean"), "--no-daemon") == [True]
+    assert check(str(demo / "DemoTest"), "--socket", str(daemon), "--no-cache") == [False] * 3
 
 
 def _imported(*argv: str) -> set[str]:
