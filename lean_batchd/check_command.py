@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -79,31 +79,31 @@ def message_lines(o: FileOutcome, paint: Palette = PLAIN) -> list[str]:
     ]
 
 
-def summary(report: CheckReport, paint: Palette = PLAIN) -> str:
+def summary(report: CheckReport, paint: Palette = PLAIN, noun: str = "file") -> str:
     counts = {k: v for k, v in report.counts().items() if v}
     parts = ", ".join(paint.paint(f"{v} {k}", STATUS_COLOUR.get(k)) for k, v in counts.items())
     cached = sum(1 for o in report.outcomes if o.cached)
     if cached:
         parts += f", {cached} cached"
-    how = plural(report.sessions, "session") if report.planned else "a fresh worker per file"
+    how = plural(report.sessions, "session") if report.planned else f"a fresh worker per {noun}"
     sim = "  [SIMULATED REPL: not Lean]" if report.simulated else ""
-    files = plural(len(report.outcomes), "file")
+    files = plural(len(report.outcomes), noun)
     return f"{files} in {report.elapsed_seconds:.2f} s: {parts} ({how}, jobs {report.jobs}){sim}"
 
 
-def build_advice(report: CheckReport) -> str | None:
+def build_advice(report: CheckReport, noun: str = "file") -> str | None:
     """One closing hint for every file left unchecked for want of a build."""
     waiting = [o for o in report.outcomes if o.status is FileStatus.BUILD_FIRST]
     if not waiting:
         return None
     return (
-        f"{plural(len(waiting), 'file')} not checked: their imports need building first. Run `lake build` in the "
+        f"{plural(len(waiting), noun)} not checked: their imports need building first. Run `lake build` in the "
         "project (for Mathlib or a project that depends on it, `lake exe cache get` first), then check again."
     )
 
 
 SIMULATED_NOTE = (
-    "lean-batchd: SIMULATED: files run on the REPL stand-in, not Lean; messages, timings and memory are simulated"
+    "lean-batchd: SIMULATED: Lean runs on the REPL stand-in, not Lean; messages, timings and memory are simulated"
 )
 
 
@@ -145,6 +145,25 @@ class DaemonTarget:
         got = await self._call(m.CHECK, params)
         return got if isinstance(got, EngineError) else FileOutcome.from_json(got)
 
+    def _snippet(self, code: str, folder: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"code": code}
+        if folder is not None:
+            params["uri"] = m.uri_of_path(folder)
+        return params
+
+    async def snippet_session(self, code: str, folder: str | None) -> tuple[str, str] | EngineError:
+        info = await self._call(m.SNIPPET_INFO, self._snippet(code, folder))
+        if isinstance(info, EngineError):
+            return info
+        return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
+
+    async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError:
+        params = {**self._snippet(code, folder), "buildCheck": self.options.build_check}
+        if self.options.timeout is not None:
+            params["timeoutMs"] = max(1, round(self.options.timeout * 1000))
+        got = await self._call(m.CHECK_SNIPPET, params)
+        return got if isinstance(got, EngineError) else FileOutcome.from_json({**got, "path": ""})
+
     async def workers(self) -> tuple[int, float]:
         status = await self._call(m.STATUS, {})
         if isinstance(status, EngineError):
@@ -173,10 +192,11 @@ async def connect_daemon(path: Path, folders: list[Path]) -> tuple[AsyncDaemonCl
 
 @contextlib.asynccontextmanager
 async def target_for(
-    options: CheckOptions, engine_config: EngineConfig, daemon: Path | None, files: list[str]
-) -> AsyncIterator[tuple[CheckTarget, str]]:
-    """The shared daemon on `daemon` when one runs there, else an engine of this process."""
-    found = await connect_daemon(daemon, project_roots(files)) if daemon is not None else None
+    options: CheckOptions, engine_config: EngineConfig, daemon: Path | None, folders: list[Path]
+) -> AsyncIterator[tuple[DaemonTarget | EngineTarget, str]]:
+    """The shared daemon on `daemon` when one runs there (serving `folders`), else an engine of
+    this process."""
+    found = await connect_daemon(daemon, folders) if daemon is not None else None
     if found is not None:
         client, simulated = found
         finished = False
@@ -212,39 +232,56 @@ async def run_check(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> CheckReport | EngineError:
-    async with target_for(options, pool_for(engine_config, options), daemon, files) as (target, where):
-        problem = await target.ready(files[0])
-        if problem is not None:
-            return problem
-        sessions = await plan_sessions(target, files, options.planned)
-        if isinstance(sessions, EngineError):
-            return sessions
-        out_paint, err_paint = palette(out, options.color), palette(err, options.color)
-        if not options.quiet:
-            if target.simulated:
-                err.write(err_paint.paint(wrap(SIMULATED_NOTE, width(err)), "yellow") + "\n")
-            err.write(plan_text(sessions, options, where, width(err)))
-        view = ProgressView(err, display, err_paint) if not options.quiet else None
-
-        def progress(p: Progress) -> None:
-            if p.outcome is not None:
-                if view is not None and view.live:
-                    view.close()
-                emit(p.outcome, options, out, out_paint)
-            if view is not None:
-                view.update(p)
-
-        ticker = asyncio.create_task(_tick(target, view)) if view is not None and view.live else None
-        try:
-            report = await check_sessions(target, sessions, options.jobs, options.planned, progress)
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-            if view is not None:
-                view.close()
+    config = pool_for(engine_config, options)
+    async with target_for(options, config, daemon, project_roots(files)) as (target, where):
+        out_paint = palette(out, options.color)
+        report = await run_items(target, files, options, where, lambda o: emit(o, options, out, out_paint), err)
     if isinstance(report, CheckReport):
         finish(report, options, out, err)
     return report
+
+
+async def run_items(
+    target: CheckTarget,
+    items: list[str],
+    options: CheckOptions,
+    where: str,
+    emit_one: Callable[[FileOutcome], None],
+    err: TextIO,
+    noun: str = "file",
+    show: Callable[[str], str] = display,
+) -> CheckReport | EngineError:
+    """Plan `items` (files, or snippets through a `SnippetTarget`), show the plan and progress on
+    `err`, check them, and hand each outcome to `emit_one` as it comes."""
+    problem = await target.ready(items[0])
+    if problem is not None:
+        return problem
+    sessions = await plan_sessions(target, items, options.planned)
+    if isinstance(sessions, EngineError):
+        return sessions
+    err_paint = palette(err, options.color)
+    if not options.quiet:
+        if target.simulated:
+            err.write(err_paint.paint(wrap(SIMULATED_NOTE, width(err)), "yellow") + "\n")
+        err.write(plan_text(sessions, options, where, width(err), noun, show))
+    view = ProgressView(err, show, err_paint, noun) if not options.quiet else None
+
+    def progress(p: Progress) -> None:
+        if p.outcome is not None:
+            if view is not None and view.live:
+                view.close()
+            emit_one(p.outcome)
+        if view is not None:
+            view.update(p)
+
+    ticker = asyncio.create_task(_tick(target, view)) if view is not None and view.live else None
+    try:
+        return await check_sessions(target, sessions, options.jobs, options.planned, progress)
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+        if view is not None:
+            view.close()
 
 
 async def _tick(target: CheckTarget, view: ProgressView) -> None:
@@ -254,19 +291,27 @@ async def _tick(target: CheckTarget, view: ProgressView) -> None:
         await asyncio.sleep(0.5)
 
 
-def plan_text(sessions: list[FileGroup], options: CheckOptions, where: str, columns: int | None = None) -> str:
-    """The plan as `check` shows it before it starts, each line cut to the terminal's width."""
+def plan_text(
+    sessions: list[FileGroup],
+    options: CheckOptions,
+    where: str,
+    columns: int | None = None,
+    noun: str = "file",
+    show: Callable[[str], str] = display,
+) -> str:
+    """The plan as `check` shows it before it starts, each line cut to the terminal's width;
+    `noun` names the items (files, snippets) and `show` shows one."""
     files = sum(len(s.paths) for s in sessions)
     if not options.planned:
         each = f"a fresh worker each (--no-plan), jobs {options.jobs}"
-        return fit(f"lean-batchd check: {plural(files, 'file')}, {each}, on {where}", columns) + "\n"
+        return fit(f"lean-batchd check: {plural(files, noun)}, {each}, on {where}", columns) + "\n"
     shared = sum(1 for s in sessions if len(s.paths) > 1)
     lines = [
-        f"lean-batchd check: {plural(files, 'file')} in {plural(len(sessions), 'session')} ({shared} shared), "
+        f"lean-batchd check: {plural(files, noun)} in {plural(len(sessions), 'session')} ({shared} shared), "
         f"jobs {options.jobs}, on {where}"
     ]
     for s in sorted(sessions, key=lambda s: -len(s.paths))[:12]:
-        names = ", ".join(display(p) for p in s.paths[:4]) + (f" +{len(s.paths) - 4}" if len(s.paths) > 4 else "")
+        names = ", ".join(show(p) for p in s.paths[:4]) + (f" +{len(s.paths) - 4}" if len(s.paths) > 4 else "")
         lines.append(f"  session {s.key[:8]}  {len(s.paths):>3} × {s.label}  ->  {names}")
     if len(sessions) > 12:
         lines.append(f"  ... and {plural(len(sessions) - 12, 'more session')}")
@@ -290,10 +335,15 @@ def finish(report: CheckReport, options: CheckOptions, out: TextIO, err: TextIO)
         out.write(json.dumps({"summary": report.to_json()}) + "\n")
     if options.output == "text" or not options.quiet:
         stream = out if options.output == "text" else err
-        advice = build_advice(report)
-        if advice is not None:
-            stream.write(wrap(advice, width(stream)) + "\n")
-        stream.write(wrap(summary(report, palette(stream, options.color)), width(stream)) + "\n")
+        finish_summary(report, stream, palette(stream, options.color))
+
+
+def finish_summary(report: CheckReport, stream: TextIO, paint: Palette, noun: str = "file") -> None:
+    """The closing lines: the build hint, if any, and the summary."""
+    advice = build_advice(report, noun)
+    if advice is not None:
+        stream.write(wrap(advice, width(stream)) + "\n")
+    stream.write(wrap(summary(report, paint, noun), width(stream)) + "\n")
 
 
 def differences(a: CheckReport, b: CheckReport) -> list[str]:

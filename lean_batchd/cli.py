@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .check_command import CheckOptions
     from .engine import EngineConfig
     from .engine.values import EngineError
+    from .snippet_command import SnippetInput
     from .store.models import OpenedModel
 
 T = TypeVar("T")
@@ -229,14 +230,19 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
-    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so)."""
+    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so).
+    No files: snippets on the bare toolchain, whose REPL runs without Lake."""
     from .lake.root import find_lake_root
-    from .workers.locate import ReplFound, ReplMismatch, find_repl
+    from .workers.locate import Located, ReplFound, ReplMismatch, find_repl
 
     if args.simulate != "auto":
         return bool(args.simulate == "always")
-    root = find_lake_root(Path(files[0]))
-    found = find_repl(root.found.root, args.repl) if root.found is not None else None
+    root = find_lake_root(Path(files[0])) if files else None
+    found: Located | None
+    if root is None:
+        found = find_repl(Path("/"), args.repl, under_lake=False)
+    else:
+        found = find_repl(root.found.root, args.repl) if root.found is not None else None
     if isinstance(found, ReplFound):
         return False
     why = "no Lean REPL of the project's Lean version" if isinstance(found, ReplMismatch) else "no Lean REPL"
@@ -245,26 +251,49 @@ def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
 
 
 def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
-    from .check_command import EXIT_NO_FILES, CheckOptions, select_files
+    from .check_command import EXIT_NO_FILES, select_files
 
+    if not args.paths:
+        print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
+        return EXIT_NO_FILES
     files = select_files(args.paths)
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
         return EXIT_NO_FILES
     simulate = _simulating(args, files)
+    return files, _check_options(args, simulate, "text"), _engine_config(args, simulate)
+
+
+def _check_options(args: argparse.Namespace, simulate: bool, output: str) -> CheckOptions:
+    from .check_command import CheckOptions
+
     args.max_workers = args.jobs
-    output = "json" if args.json else "jsonl" if args.jsonl else "text"
-    options = CheckOptions(
+    return CheckOptions(
         jobs=args.jobs,
         planned=not args.no_plan,
-        output=output,
+        output="json" if args.json else "jsonl" if args.jsonl else output,
         build_check=args.build_check if args.build_check is not None else not simulate,
         timeout=args.timeout,
         quiet=args.quiet,
         color=args.color,
         cache=not args.no_cache,
     )
-    return files, options, _engine_config(args, simulate)
+
+
+def _snippet_setup(args: argparse.Namespace) -> tuple[SnippetInput, CheckOptions, EngineConfig] | int:
+    """Snippets from `--snippets FILE` (`-`: stdin), run in `--project` or the working folder's project."""
+    from .check_command import EXIT_NO_FILES
+    from .snippet_command import snippet_input
+
+    if args.paths:
+        print("lean-batchd: give files or --snippets, not both", file=sys.stderr)
+        return EXIT_NO_FILES
+    got = snippet_input(args.snippets, args.project)
+    if isinstance(got, str):
+        print(f"lean-batchd: {got}", file=sys.stderr)
+        return EXIT_NO_FILES
+    simulate = _simulating(args, [str(got.folder)] if got.folder is not None else [])
+    return got, _check_options(args, simulate, "jsonl"), _engine_config(args, simulate)
 
 
 def _failed_to_start(error: EngineError) -> int:
@@ -283,6 +312,8 @@ def _check(args: argparse.Namespace) -> int:
     from .engine.values import EngineError
     from .server.address import default_socket
 
+    if args.snippets is not None:
+        return _check_snippets(args)
     setup = _check_setup(args)
     if isinstance(setup, int):
         return setup
@@ -296,39 +327,82 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from .check_command import differences, run_bench
+def _check_snippets(args: argparse.Namespace) -> int:
+    from .check_command import EXIT_NO_FILES
     from .engine.values import EngineError
+    from .server.address import default_socket
+    from .snippet_command import run_snippets, write_invalid
 
-    setup = _check_setup(args)
+    setup = _snippet_setup(args)
     if isinstance(setup, int):
         return setup
-    files, options, config = setup
-    got = run_interruptible(run_bench(files, options, config))
+    given, options, config = setup
+    if not given.snippets:
+        write_invalid(given.invalid, sys.stdout)
+        print("lean-batchd: no snippet to check", file=sys.stderr)
+        return EXIT_NO_FILES
+    daemon = None
+    if not (args.no_daemon or args.no_plan):
+        daemon = Path(args.socket) if args.socket else default_socket(config.simulated)
+    report = run_interruptible(run_snippets(given.snippets, given.invalid, given.folder, options, config, daemon))
+    if isinstance(report, EngineError):
+        return _failed_to_start(report)
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .check_command import EXIT_NO_FILES, differences, run_bench
+    from .engine.values import EngineError
+    from .snippet_command import SnippetInput, run_snippet_bench
+
+    setup: tuple[Any, CheckOptions, EngineConfig] | int
+    setup = _snippet_setup(args) if args.snippets is not None else _check_setup(args)
+    if isinstance(setup, int):
+        return setup
+    items, options, config = setup
+    noun = "file"
+    if isinstance(items, SnippetInput):
+        noun = "snippet"
+        if not items.snippets:
+            print("lean-batchd: no snippet to check", file=sys.stderr)
+            return EXIT_NO_FILES
+        pair = run_interruptible(run_snippet_bench(items.snippets, items.folder, options, config, sys.stderr))
+        got = pair if isinstance(pair, EngineError) else (pair[0].report, pair[1].report)
+        count = len(items.snippets)
+    else:
+        got = run_interruptible(run_bench(items, options, config))
+        count = len(items)
     if isinstance(got, EngineError):
         return _failed_to_start(got)
     naive, planned = got
     differ = differences(naive, planned)
     sim = " [SIMULATED REPL: not Lean]" if config.simulated else ""
     rows = [
-        ("naive (a fresh worker per file)", naive.elapsed_seconds),
+        (f"naive (a fresh worker per {noun})", naive.elapsed_seconds),
         (f"planned ({planned.sessions} warm {'session' if planned.sessions == 1 else 'sessions'})",
          planned.elapsed_seconds),
     ]  # fmt: skip
     label = max(len(r[0]) for r in rows)
-    print(f"{len(files)} {'file' if len(files) == 1 else 'files'}, jobs {options.jobs}{sim}")
+    print(f"{count} {noun if count == 1 else noun + 's'}, jobs {options.jobs}{sim}")
     for name, seconds in rows:
         print(f"{name + ':':<{label + 1}} {seconds:8.2f} s")
     print(f"{'speed-up:':<{label + 1}} {naive.elapsed_seconds / max(planned.elapsed_seconds, 1e-9):8.2f}x")
     if differ:
-        print(f"outcomes differ for {len(differ)} files: {', '.join(differ[:10])}")
+        print(f"outcomes differ for {len(differ)} {noun}s: {', '.join(differ[:10])}")
         return EXIT_FAILED
-    print("outcomes: identical, file by file")
+    print(f"outcomes: identical, {noun} by {noun}")
     return EXIT_OK
 
 
 def _check_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help="Lean files, or folders (their project's modules there)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="Lean files, or folders (their project's modules there)")
+    p.add_argument(
+        "--snippets", metavar="FILE.jsonl",
+        help="check snippets instead: a JSON line each with `id` and `code` (`-`: stdin)",
+    )  # fmt: skip
+    p.add_argument(
+        "--project", metavar="PATH", help="snippets: run in this Lake project (default: the working folder's)"
+    )
     p.add_argument("-j", "--jobs", type=int, default=2, help="sessions run at once (default 2)")
     p.add_argument(
         "--simulate", choices=["always", "auto"], metavar="[=auto]",

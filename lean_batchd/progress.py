@@ -15,9 +15,12 @@ class ProgressView:
     """One bar redrawn in place (files done and total, the current session, warm workers,
     memory) on a terminal; a line per finished file when the stream is a pipe or a file."""
 
-    def __init__(self, stream: TextIO, display: Callable[[str], str], paint: Palette = PLAIN) -> None:
+    def __init__(
+        self, stream: TextIO, display: Callable[[str], str], paint: Palette = PLAIN, noun: str = "file"
+    ) -> None:
         self.stream = stream
         self.display = display
+        self.noun = noun
         self.paint = paint
         self.live = stream.isatty()
         self.started = time.monotonic()
@@ -51,7 +54,7 @@ class ProgressView:
         bar = "█" * filled + "░" * (20 - filled)
         elapsed = time.monotonic() - self.started
         text = (
-            f"{bar} {p.done}/{p.total} files  {elapsed:.1f} s  {self.warm} warm  {megabytes(self.memory_mb)}"
+            f"{bar} {p.done}/{p.total} {self.noun}s  {elapsed:.1f} s  {self.warm} warm  {megabytes(self.memory_mb)}"
             f"  session {p.group.key[:8]} ({p.group.label})"
         )
         self.stream.write("\r\x1b[2K" + text[: columns - 1])

@@ -4,19 +4,25 @@ Planned, files that share a session key run one after another on one warm
 worker, and up to `jobs` sessions run at once; naive, every file is its own
 group (the caller gives a pool that retires each worker after one file). Where
 the files are checked is a `CheckTarget`: this process's engine, or a running
-daemon, so that `check` can share the daemon's warm workers.
+daemon, so that `check` can share the daemon's warm workers. Snippets (Lean
+text with its own header, `engine.snippets`) are checked the same way: a
+`SnippetTarget` makes a target's snippet door a `CheckTarget` whose items are
+snippet names instead of paths.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from ..lake.header import Import
+from ..plan.keys import header_imports
 from .engine import Engine
 from .outcome import FileOutcome, FileStatus
+from .snippets import snippet_header
 from .values import EngineError, ErrorKind
 
 FATAL = frozenset({ErrorKind.NO_REPL, ErrorKind.REPL_MISMATCH, ErrorKind.NO_DAEMON})
@@ -24,6 +30,8 @@ FATAL = frozenset({ErrorKind.NO_REPL, ErrorKind.REPL_MISMATCH, ErrorKind.NO_DAEM
 
 
 class CheckTarget(Protocol):
+    """Checks items: file paths (or, through a `SnippetTarget`, snippet names)."""
+
     simulated: bool
 
     async def ready(self, path: str) -> EngineError | None:
@@ -184,3 +192,63 @@ class EngineTarget:
         snapshot = self.engine.pool.snapshot()
         warm = sum(1 for w in snapshot.workers if str(w.state) in ("warm", "busy"))
         return warm, snapshot.charged_mb
+
+    async def snippet_session(self, code: str, folder: str | None) -> tuple[str, str] | EngineError:
+        got = await self.engine.snippets.session(code, folder)
+        if isinstance(got, EngineError):
+            return got
+        return got.key.digest, ", ".join(i.render() for i in got.key.imports) or "(no imports)"
+
+    async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError:
+        return await self.engine.snippets.check(code, folder, self.timeout, self.build_check)
+
+
+class SnippetDoor(Protocol):
+    """What a target offers for snippets (this process's engine, or the daemon)."""
+
+    simulated: bool
+
+    async def snippet_session(self, code: str, folder: str | None) -> tuple[str, str] | EngineError:
+        """The snippet's session key digest and a label for it (its imports)."""
+
+    async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError: ...
+
+    async def workers(self) -> tuple[int, float]: ...
+
+
+HeaderIdentity = tuple[bool, bool, tuple[Import, ...]]
+
+
+def header_identity(code: str) -> HeaderIdentity:
+    """What a snippet's session key takes from its text (`module`, `prelude`, the imports in
+    header order without duplicates): snippets equal in it share a key in one project."""
+    header = snippet_header(code)
+    return header.is_module, header.prelude, header_imports(header.imports)
+
+
+class SnippetTarget:
+    """Snippets as check items: `codes` maps each item's name to its text; all run in the project
+    holding `folder` (None: the bare toolchain). A header's session is asked once."""
+
+    def __init__(self, door: SnippetDoor, codes: Mapping[str, str], folder: str | None) -> None:
+        self.door = door
+        self.codes = codes
+        self.folder = folder
+        self.simulated = door.simulated
+        self._sessions: dict[HeaderIdentity, tuple[str, str] | EngineError] = {}
+
+    async def ready(self, item: str) -> EngineError | None:
+        return None  # a missing REPL or project is the first session's answer
+
+    async def session_of(self, item: str) -> tuple[str, str] | EngineError:
+        identity = header_identity(self.codes[item])
+        if identity not in self._sessions:
+            self._sessions[identity] = await self.door.snippet_session(self.codes[item], self.folder)
+        return self._sessions[identity]
+
+    async def check(self, item: str) -> FileOutcome | EngineError:
+        got = await self.door.check_snippet(self.codes[item], self.folder)
+        return got if isinstance(got, EngineError) else replace(got, path=item, module=None)
+
+    async def workers(self) -> tuple[int, float]:
+        return await self.door.workers()

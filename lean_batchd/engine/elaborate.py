@@ -58,10 +58,14 @@ async def check_file(
     build_check: bool,
     owner: str | None = None,
     results: ResultStore | None = None,
+    *,
+    text: str | None = None,
 ) -> FileOutcome | EngineError:
     """With `results`, a definitive outcome is answered from the store and stored; against Lean
     only when the build check passed (unchecked, the imports' `.olean` files may not be their
-    sources', and the outcome would be keyed by sources it did not see)."""
+    sources', and the outcome would be keyed by sources it did not see). `text` is what to
+    elaborate when it is not the file's (a snippet, `engine.snippets`); by default `owner`'s
+    unsaved buffer of the file, else the file on disk."""
     work, key = session.work, session.key
     module = work.module if managed.project.graph.get(work.module) is not None else None
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
@@ -80,7 +84,8 @@ async def check_file(
                 elaboration=elaboration,
                 build_judged_by=judged,
             )
-    text = managed.text_of(path, owner)
+    given = text is not None
+    text = managed.text_of(path, owner) if text is None else text
     stored: ResultKey | None = None
     if results is not None and (build_check or engine.config.simulated):
         stored = await result_key_of(engine, managed, session, path, text)
@@ -99,7 +104,7 @@ async def check_file(
     if isinstance(result, EngineError):
         return result
     outcome = outcome_of(result, module, elaboration, judged)
-    elaborated = managed.text_of(path, owner) == text  # the text the key names is what Lean saw
+    elaborated = given or managed.text_of(path, owner) == text  # the text the key names is what Lean saw
     if results is not None and stored is not None and outcome.status in DEFINITIVE and elaborated:
         await asyncio.to_thread(results.put, stored, outcome.to_json())
     if results is not None and results.due():
@@ -196,18 +201,27 @@ async def run_whole_file(
 ) -> RunResult:
     """`lean --json` on the file (`owner`'s unsaved buffer if it has one), messages in place;
     `text` is that text when the caller has read it already."""
-    work, key = session.work, session.key
-    started = time.monotonic()
     text = managed.text_of(path, owner) if text is None else text
-    got = await run_lean_file(
-        engine.config.lean_command or DEFAULT_LEAN_COMMAND,
-        str(managed.root),
-        path,
-        os.path.join(managed.root, work.source_root),
-        key.options,
-        timeout,
-        text if session.unsaved else None,
-    )
+    command = engine.config.lean_command or DEFAULT_LEAN_COMMAND
+    source_root = os.path.join(managed.root, session.work.source_root)
+    return await lean_on_text(engine, session, path, text, str(managed.root), source_root, command, timeout)
+
+
+async def lean_on_text(
+    engine: Engine,
+    session: Session,
+    path: str,
+    text: str,
+    cwd: str,
+    source_root: str,
+    command: tuple[str, ...],
+    timeout: float | None,
+) -> RunResult:
+    """`command` (Lean: `lean --json`) on the file at `path` under `source_root`, or on `text` in
+    its place when the session's text is unsaved (a buffer, a snippet); messages in place."""
+    key = session.key
+    started = time.monotonic()
+    got = await run_lean_file(command, cwd, path, source_root, key.options, timeout, text if session.unsaved else None)
     lines = text.split("\n")
     failure = got if isinstance(got, WorkerFailure) else None
     messages = () if failure is not None or isinstance(got, WorkerFailure) else got.messages

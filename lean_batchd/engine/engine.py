@@ -40,6 +40,7 @@ from .elaborate import check_file
 from .managed import ManagedProject, Session, model_thread, real_path
 from .outcome import FileOutcome
 from .positions import file_range
+from .snippets import Snippets
 from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
 from .watch import FileChanges, ProjectWatcher
 
@@ -92,6 +93,8 @@ class Engine:
         self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
         self.pool.on_change(self._worker_changed)
         self.changes_applied = 0
+        self.snippets = Snippets(self)
+        """Snippets: Lean text with its own header, checked and run like files (`snippets.py`)."""
 
     # -- projects ---------------------------------------------------------------------
 
@@ -243,7 +246,7 @@ class Engine:
         missing = self._no_repl(got[0].root)
         return got if missing is None else missing
 
-    def _worker_of(self, key: SessionKey) -> WorkerInfo | None:
+    def worker_of(self, key: SessionKey) -> WorkerInfo | None:
         """The most useful worker holding `key`: warm, then busy, then one on its way."""
         rank = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
         infos = [w.info() for w in self.pool.workers if w.key == key and str(w.state) in rank]
@@ -255,7 +258,7 @@ class Engine:
             return got
         managed, session = got
         work, key = session.work, session.key
-        worker = self._worker_of(key)
+        worker = self.worker_of(key)
         async with managed.lock:
             module = managed.project.graph.get(work.module)
             diagnostics = tuple(managed.project.module_diagnostics(work.module)) if module is not None else ()

@@ -25,7 +25,17 @@ CHECK = PREFIX + "check"
 STATUS = PREFIX + "status"
 EVICT = PREFIX + "evict"
 STOP_DAEMON = PREFIX + "stopDaemon"
-REQUESTS = (PROJECTS, MODULES, MODULE_INFO, PLAN, FINGERPRINT, PREWARM, RUN, CHECK, STATUS, EVICT, STOP_DAEMON)
+SNIPPET_INFO = PREFIX + "snippetInfo"
+"""`{code, uri?}`: the session of a snippet (Lean text with its own header) in the project holding
+the folder `uri`, or on the bare toolchain without one: `moduleInfo` for text that is no file."""
+CHECK_SNIPPET = PREFIX + "checkSnippet"
+"""`{code, uri?, timeoutMs?, buildCheck?}`: `check` for a snippet (its outcome, `path` null)."""
+RUN_SNIPPET = PREFIX + "runSnippet"
+"""`{header, command, uri?, timeoutMs?}`: `run` of `command` in the session of `header`."""
+REQUESTS = (
+    PROJECTS, MODULES, MODULE_INFO, PLAN, FINGERPRINT, PREWARM, RUN, CHECK, STATUS, EVICT, STOP_DAEMON,
+    SNIPPET_INFO, CHECK_SNIPPET, RUN_SNIPPET,
+)  # fmt: skip
 PLAN_CHANGED = PREFIX + "planChanged"
 WORKER_CHANGED = PREFIX + "workerChanged"
 NOTIFICATIONS = (PLAN_CHANGED, WORKER_CHANGED)
@@ -97,6 +107,13 @@ def opt_str(params: dict[str, Any], key: str, choices: tuple[str, ...] | None = 
     if not isinstance(value, str) or (choices is not None and value not in choices):
         allowed = f" (one of {', '.join(choices)})" if choices else ""
         raise ParamsError(f"`{key}` must be a string{allowed}")
+    return value
+
+
+def req_str(params: dict[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not isinstance(value, str):
+        raise ParamsError(f"`{key}` is required and must be a string")
     return value
 
 

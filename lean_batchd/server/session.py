@@ -268,6 +268,9 @@ class Session:
             m.STATUS: self.status,
             m.EVICT: self.evict,
             m.STOP_DAEMON: self.stop_daemon,
+            m.SNIPPET_INFO: self.snippet_info,
+            m.CHECK_SNIPPET: self.check_snippet,
+            m.RUN_SNIPPET: self.run_snippet,
         }
 
     async def projects(self, params: dict[str, Any]) -> Any:
@@ -317,9 +320,14 @@ class Session:
     async def prewarm(self, params: dict[str, Any]) -> Any:
         path = m.text_document(params, required=False)
         digest = m.opt_str(params, "sessionKey")
-        if path is None and digest is None:
-            raise m.ParamsError("give `textDocument` or `sessionKey`")
-        key = await self.engine.prewarm(self.inside(path) if path else None, digest, self.name)
+        header = m.opt_str(params, "header")
+        if path is None and digest is None and header is None:
+            raise m.ParamsError("give `textDocument`, `sessionKey` or `header`")
+        if header is not None and path is None and digest is None:
+            found = await self.engine.snippets.prewarm(header, self._snippet_folder(params))
+            key = found if isinstance(found, EngineError) else found.key
+        else:
+            key = await self.engine.prewarm(self.inside(path) if path else None, digest, self.name)
         if isinstance(key, EngineError):
             return key
         self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports) or "(no imports)")
@@ -340,6 +348,30 @@ class Session:
         seconds = None if timeout is None else timeout / 1000
         outcome = await self.engine.check(path, seconds, build_check, self.name, cache)
         return outcome if isinstance(outcome, EngineError) else outcome.to_json()
+
+    def _snippet_folder(self, params: dict[str, Any]) -> str | None:
+        """The project folder a snippet names (`uri`, inside the workspace); None: the bare toolchain."""
+        uri = params.get("uri")
+        return None if uri is None else self.inside(m.path_of_uri(uri))
+
+    async def snippet_info(self, params: dict[str, Any]) -> Any:
+        return await self.engine.snippets.info(m.req_str(params, "code"), self._snippet_folder(params))
+
+    async def check_snippet(self, params: dict[str, Any]) -> Any:
+        code = m.req_str(params, "code")
+        folder = self._snippet_folder(params)
+        timeout = m.opt_positive_int(params, "timeoutMs")
+        build_check = m.opt_bool(params, "buildCheck", True)
+        seconds = None if timeout is None else timeout / 1000
+        outcome = await self.engine.snippets.check(code, folder, seconds, build_check)
+        return outcome if isinstance(outcome, EngineError) else {**outcome.to_json(), "path": None}
+
+    async def run_snippet(self, params: dict[str, Any]) -> Any:
+        header, command = m.req_str(params, "header"), m.req_str(params, "command")
+        timeout = m.opt_positive_int(params, "timeoutMs")
+        folder = self._snippet_folder(params)
+        result = await self.engine.snippets.run(header, command, folder, None if timeout is None else timeout / 1000)
+        return result if isinstance(result, EngineError) else {**result.to_json(), "path": None}
 
     async def status(self, params: dict[str, Any]) -> Any:
         daemon = {**self.hub.about, "uptimeSeconds": round(time.time() - self.hub.started, 1)}

@@ -69,6 +69,8 @@ def params(demo: Path) -> st.SearchStrategy[Any]:
             "command": st.sampled_from(["#check Nat", "theorem t : True := sorry", ""]) | st.text(max_size=40),
             "sessionKey": st.text(max_size=20) | json_values,
             "buildCheck": st.booleans() | json_values,
+            "code": st.sampled_from(["import Demo.Basic\n#check Nat", "module\n#check 1", ""]) | st.text(max_size=40),
+            "header": st.sampled_from(["import Demo.Basic", "", "import"]) | st.text(max_size=20) | json_values,
         },
     )
     return near | json_values
