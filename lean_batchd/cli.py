@@ -194,6 +194,18 @@ def _connect(args: argparse.Namespace) -> int:
     return bridge(got)
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from .mcp.server import command  # the MCP SDK: only for this command
+    except ImportError as e:
+        print(f"lean-batchd mcp needs the MCP SDK ({e}): pip install 'lean-batchd[mcp]'", file=sys.stderr)
+        return EXIT_FAILED
+    from .server.address import default_socket
+
+    path = Path(args.socket) if args.socket else default_socket(args.simulate)
+    return command(path, args.project, _serve_args(args))
+
+
 def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
     and ends in KeyboardInterrupt once that is done, whatever `main` made of the
@@ -615,6 +627,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
     _serve_flags(c)
     c.set_defaults(run=_connect)
+    mc = sub.add_parser("mcp", help="serve agents over MCP (stdio), on the shared daemon (starting it when needed)")
+    mc.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
+    mc.add_argument(
+        "--project", action="append", metavar="PATH",
+        help="a Lake project the agent may use (repeatable; default: the working folder's)",
+    )  # fmt: skip
+    _serve_flags(mc)
+    mc.set_defaults(run=_mcp)
     return p
 
 

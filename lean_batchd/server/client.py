@@ -126,6 +126,19 @@ class AsyncDaemonClient:
         this user's."""
         check_socket(path)
         reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 26)
+        return await cls._initialized(reader, writer, root, folders)
+
+    @classmethod
+    async def over(cls, sock: socket.socket, folders: list[Path] | None = None) -> AsyncDaemonClient:
+        """A client on a socket already connected to the daemon (`bridge.open_daemon`'s, which
+        checked it and started the daemon when none answered), initialised."""
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 26)
+        return await cls._initialized(reader, writer, None, folders)
+
+    @classmethod
+    async def _initialized(
+        cls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, root: Path | None, folders: list[Path] | None
+    ) -> AsyncDaemonClient:
         client = cls(reader, writer)
         try:
             await client.request("initialize", initialize_params(root, folders))
@@ -156,6 +169,11 @@ class AsyncDaemonClient:
                 if not waiter.done():
                     waiter.set_exception(self._lost)
             self._waiting.clear()
+
+    @property
+    def lost(self) -> bool:
+        """The connection failed or the daemon closed it: every request now fails."""
+        return self._lost is not None
 
     def _send(self, message: dict[str, Any]) -> None:
         if self._lost is not None:
