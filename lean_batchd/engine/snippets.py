@@ -161,9 +161,7 @@ class Snippets:
         if isinstance(got, EngineError):
             return got
         if got.managed is not None:
-            return await check_file(
-                self.engine, got.managed, got.session, got.path, timeout, build_check, text=code
-            )  # fmt: skip
+            return await check_file(self.engine, got.managed, got.session, got.path, timeout, build_check, text=code)
         elaboration = got.elaboration
         if elaboration.path is ElaborationPath.LEAN:
             command = self.engine.config.lean_command or BARE_LEAN_COMMAND

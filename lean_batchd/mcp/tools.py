@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,13 +85,12 @@ async def _run_checks(
 
 
 def _summary(report: CheckReport) -> Summary:
-    doc = report.to_json()
     return Summary(
         count=len(report.outcomes),
         statuses={k: v for k, v in report.counts().items() if v},
         sessions=report.sessions,
         jobs=report.jobs,
-        elapsedMs=float(doc["elapsedMs"]),  # type: ignore[arg-type]
+        elapsedMs=round(report.elapsed_seconds * 1000, 1),
         simulated=report.simulated,
     )
 
@@ -177,8 +177,7 @@ async def lean_check_snippets(
     """Check many snippets (`{id, code}`, Lean text with its own header) in planned warm sessions:
     snippets with equal headers share one import. Per-id status and messages."""
     link = link_of(ctx)
-    seen: set[str] = set()
-    repeated = sorted({s.id for s in snippets if s.id in seen or seen.add(s.id)})  # type: ignore[func-returns-value]
+    repeated = sorted(name for name, count in Counter(s.id for s in snippets).items() if count > 1)
     if repeated:
         return failure(ToolErrorKind.INVALID_ARGUMENTS, f"ids given more than once: {', '.join(repeated[:10])}")
     folder = project_folder(link, project)
