@@ -124,3 +124,25 @@ def test_touch_then_check_checks_and_an_edit_asks_for_a_build(built: Path) -> No
     finally:
         basic.write_text(original)
         assert lake(built, "build").returncode == 0
+
+
+def test_snippets_run_in_the_projects_sessions_with_its_options(built: Path) -> None:
+    """`check --snippets` on real Lean: the package's `autoImplicit = false` holds for snippets too,
+    positions are the snippet's own, and equal headers share one session."""
+    implicit = (built / "Fidelity/AutoImplicit.lean").read_text()
+    lines = [
+        {"id": "implicit", "code": implicit},
+        {"id": "fine", "code": "import Fidelity.Basic\ntheorem two : double 1 = 2 := rfl"},
+        {"id": "sorry", "code": "import Fidelity.Basic\ntheorem s : True := sorry"},
+    ]
+    argv = [sys.executable, "-m", "lean_batchd", "check", "--snippets", "-", "--json", "--no-daemon"]
+    env = {k: v for k, v in os.environ.items() if k != "LEAN_BATCHD_REPL"}
+    stdin = "".join(json.dumps(x) + "\n" for x in lines)
+    done = subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=3600, check=False, env=env, cwd=built
+    )
+    assert done.returncode == 1, done.stderr
+    got = {s["id"]: s for s in json.loads(done.stdout)["snippets"]}
+    assert got["implicit"]["status"] == "errors" and got["fine"]["status"] == "ok", got
+    assert got["sorry"]["sorries"] == 1 and got["sorry"]["messages"][0]["range"]["start"]["line"] == 1
+    assert got["implicit"]["sessionKey"] == got["fine"]["sessionKey"] == got["sorry"]["sessionKey"]
