@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from tests.server.conftest import serving
 from tests.test_check_cli import SIM, lean_batchd
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
@@ -100,14 +100,7 @@ def test_snippets_share_the_daemons_warm_workers_and_match_a_private_run(demo: P
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(*({"id": i, "code": f"import Demo.Basic\n#check {i}"} for i in range(6))))
     socket = tmp_path / "d.sock"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(socket, "--no-prewarm"):
         shared = lean_batchd("check", "--snippets", str(source), *SIM, "--socket", str(socket), cwd=demo)
         assert shared.returncode == 0 and f"on the shared daemon at {socket}" in shared.stderr, shared.stderr
         status = json.loads(lean_batchd("status", "--socket", str(socket), "--json").stdout)
@@ -123,9 +116,6 @@ def test_snippets_share_the_daemons_warm_workers_and_match_a_private_run(demo: P
         for i in range(6):
             assert mine[i]["messages"] == theirs[i]["messages"] == fresh[i]["messages"] != []
             assert mine[i]["sessionKey"] == fresh[i]["sessionKey"]  # one id for a session everywhere
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
 
 
 def test_outside_a_project_snippets_run_on_the_bare_toolchain(tmp_path: Path) -> None:
