@@ -3,8 +3,9 @@
 2,000 snippets over 5 headers in a generated project, `--jobs 2`, the stand-in's import cost at
 0.48 s (as lean-rs measured for a real REPL on a small project):
 
-- planned (`check --snippets`: one warm worker per header), in this process;
-- the same snippets through the shared daemon, a first time and again on its warm sessions;
+- planned (`check --snippets`: one warm worker per header), in this process, no result cache;
+- the same snippets through the shared daemon: a first time (filling the project's result
+  cache), again (all answered from it), and again on the warm sessions without the cache;
 - a fresh worker per snippet (`bench --snippets`'s naive path), measured on a sample of the
   snippets (every tenth, so all 5 headers) and scaled to all of them: run whole it would take
   about 2,000 x 0.55 s / 2 jobs, 9 minutes on 2 cores;
@@ -76,9 +77,15 @@ def config(import_seconds: float) -> EngineConfig:
 
 
 def check(
-    items: list[Snippet], folder: Path, planned: bool, jobs: int, import_seconds: float, daemon: Path | None = None
+    items: list[Snippet],
+    folder: Path,
+    planned: bool,
+    jobs: int,
+    import_seconds: float,
+    daemon: Path | None = None,
+    cache: bool = False,
 ) -> CheckReport:
-    options = CheckOptions(jobs=jobs, planned=planned, output="none", quiet=True, build_check=False)
+    options = CheckOptions(jobs=jobs, planned=planned, output="none", quiet=True, build_check=False, cache=cache)
     with open(os.devnull, "w") as sink:
         got = asyncio.run(run_snippets(items, [], folder, options, config(import_seconds), daemon, sink, sink))
     assert isinstance(got, SnippetReport), got
@@ -175,15 +182,19 @@ def main() -> None:
     print(machine())
     print("SIMULATED REPL: import cost and memory are the stand-in's, not Lean's")
     items, folder, tmp = snippets(args.snippets, args.headers)
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # a store of its own, shared with the daemon it starts
     print(f"{len(items)} snippets over {args.headers} headers, jobs {args.jobs}, import {args.import_seconds} s")
 
     planned = check(items, folder, True, args.jobs, args.import_seconds)
     print(f"  planned, this process:            {planned.elapsed_seconds:8.2f} s  ({planned.sessions} sessions)")
     with daemon(tmp / "d.sock", args.import_seconds):
-        first = check(items, folder, True, args.jobs, args.import_seconds, tmp / "d.sock")
+        first = check(items, folder, True, args.jobs, args.import_seconds, tmp / "d.sock", cache=True)
+        cached = check(items, folder, True, args.jobs, args.import_seconds, tmp / "d.sock", cache=True)
         again = check(items, folder, True, args.jobs, args.import_seconds, tmp / "d.sock")
+    hits = sum(1 for o in cached.outcomes if o.cached)
     print(f"  planned, shared daemon (cold):    {first.elapsed_seconds:8.2f} s")
-    print(f"  the same again (warm sessions):   {again.elapsed_seconds:8.2f} s")
+    print(f"  the same again (result cache):    {cached.elapsed_seconds:8.2f} s  ({hits} of {len(items)} cached)")
+    print(f"  again, warm sessions, no cache:   {again.elapsed_seconds:8.2f} s")
     step = max(1, len(items) // args.naive_sample)
     sample = items[::step]
     naive = check(sample, folder, False, args.jobs, args.import_seconds)
@@ -194,7 +205,8 @@ def main() -> None:
     )
     same = [s.name for s in sample]
     mine = CheckReport(tuple(o for o in planned.outcomes if o.path in same), 0, 0, True, 0.0, True)
-    differ = differences(naive, mine) + differences(planned, first) + differences(first, again)
+    differ = differences(naive, mine) + differences(planned, first) + differences(first, cached)
+    differ += differences(first, again)
     print(f"  outcomes: {'identical, snippet by snippet' if not differ else f'DIFFER for {differ[:5]}'}")
 
     print(f"one call on a warm session (import cost 0), median of {args.calls}:")

@@ -158,7 +158,7 @@ class DaemonTarget:
         return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
 
     async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError:
-        params = {**self._snippet(code, folder), "buildCheck": self.options.build_check}
+        params = {**self._snippet(code, folder), "buildCheck": self.options.build_check, "cache": self.options.cache}
         if self.options.timeout is not None:
             params["timeoutMs"] = max(1, round(self.options.timeout * 1000))
         got = await self._call(m.CHECK_SNIPPET, params)

@@ -220,7 +220,7 @@ async def run_snippet_bench(
     snippets: list[Snippet], folder: Path | None, options: CheckOptions, engine_config: EngineConfig, err: TextIO
 ) -> tuple[SnippetReport, SnippetReport] | EngineError:
     """A fresh worker per snippet, then planned, each on workers of this process."""
-    quiet = replace(options, quiet=True, output="none")
+    quiet = replace(options, quiet=True, output="none", cache=False)  # compare elaborations, not lookups
     reports: list[SnippetReport] = []
     for planned in (False, True):
         err.write(f"lean-batchd bench: {'planned' if planned else 'naive'} ...\n")

@@ -163,3 +163,36 @@ def test_bench_snippets_compares_a_fresh_worker_per_snippet_with_planned(demo: P
     assert "8 snippets, jobs 2 [SIMULATED REPL: not Lean]" in done.stdout
     assert "naive (a fresh worker per snippet)" in done.stdout and "planned (2 warm sessions)" in done.stdout
     assert "outcomes: identical, snippet by snippet" in done.stdout
+
+
+def test_a_second_run_answers_from_the_result_cache_until_an_import_changes(demo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    code = "import Demo.Basic\ntheorem t : True := sorry"
+    others = [{"id": i, "code": f"import Demo.Basic\n#check {i}"} for i in range(7)]  # more than a path keeps
+    source.write_text(jsonl({"id": "a", "code": code}, *others))
+    first = outcomes(lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", cwd=demo).stdout)
+    assert not any(d["cached"] for d in first.values())
+    again = lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", cwd=demo)
+    second = outcomes(again.stdout)
+    assert all(d["cached"] for d in second.values()) and "8 cached" in again.stderr
+    for name in first:
+        assert (second[name]["status"], second[name]["messages"]) == (first[name]["status"], first[name]["messages"])
+    source.write_text(jsonl({"id": "same text, other id", "code": code}))
+    other = outcomes(lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", cwd=demo).stdout)
+    assert other["same text, other id"]["cached"]  # the key is the text, not the id
+    bypass = outcomes(
+        lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", "--no-cache", cwd=demo).stdout
+    )
+    assert not bypass["same text, other id"]["cached"]
+    basic = demo / "src/Demo/Basic.lean"
+    basic.write_text(basic.read_text() + "\ntheorem more : True := trivial\n")
+    edited = outcomes(lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", cwd=demo).stdout)
+    assert not edited["same text, other id"]["cached"]  # an import's content changed
+
+
+def test_bare_toolchain_snippets_are_never_cached(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl({"id": "x", "code": "#check Nat"}))
+    for _ in range(2):
+        done = lean_batchd("check", "--snippets", str(source), *SIM, "--no-daemon", cwd=tmp_path)
+        assert not outcomes(done.stdout)["x"]["cached"]

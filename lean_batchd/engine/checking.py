@@ -200,7 +200,7 @@ class EngineTarget:
         return got.key.digest, ", ".join(i.render() for i in got.key.imports) or "(no imports)"
 
     async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError:
-        return await self.engine.snippets.check(code, folder, self.timeout, self.build_check)
+        return await self.engine.snippets.check(code, folder, self.timeout, self.build_check, self.cache)
 
 
 class SnippetDoor(Protocol):

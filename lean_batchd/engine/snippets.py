@@ -13,11 +13,15 @@ A snippet's outcome is a file's (`FileOutcome`): the same elaboration path (`pla
 a `module` header runs whole in `lean --json`), the same build check of its imports inside a
 project, the same timeouts and pool rules. Its positions are the snippet's own. Inside a project
 it passes through `elaborate.check_file` as a file would, at a path that names no file
-(`SNIPPET_FILE` in the project's root); that is also where the result cache meets it.
+(`snippet_path`: in the project's root, named by the snippet's text), and so through the
+project's result cache: the cache keeps a few outcomes per path, so each text keeps its own,
+and equal texts (whatever their ids) share them. Bare-toolchain snippets are not cached
+(there is no project store for them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,9 +43,13 @@ from .values import EngineError, ErrorKind, RunResult
 if TYPE_CHECKING:
     from .engine import Engine
 
-SNIPPET_FILE = "_Snippet.lean"
-"""Where a snippet sits in its project, for Lean (the main module `lean --json` names) and for
-outcomes: no file is read or written there."""
+
+def snippet_path(root: str, code: str) -> str:
+    """Where a snippet sits in its project (no file is read or written there): what Lean names its
+    main module from (`lean --json`), and the path its stored outcomes are kept under."""
+    return os.path.join(root, f"_Snippet_{hashlib.sha256(code.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}.lean")
+
+
 BARE_ROOT = "/"
 """The project root of a bare-toolchain session: none (its worker runs in `/`)."""
 BARE_LEAN_COMMAND = ("lean",)
@@ -55,7 +63,7 @@ class SnippetSession:
     managed: ManagedProject | None
     session: Session
     path: str
-    """The snippet's place (see `SNIPPET_FILE`)."""
+    """The snippet's place (`snippet_path`)."""
 
     @property
     def key(self) -> SessionKey:
@@ -99,14 +107,14 @@ class Snippets:
         an error when no worker can start for it (no project there, no Lean REPL)."""
         header = snippet_header(code)
         if folder is None:
-            return self._bare(header)
+            return self._bare(header, code)
         managed = await self.engine.project_for(folder)
         if isinstance(managed, EngineError):
             return managed
         missing = await self.engine.repl_problem(folder)
         if missing is not None:
             return missing
-        path = os.path.join(managed.root, SNIPPET_FILE)
+        path = snippet_path(str(managed.root), code)
         async with managed.lock:
             session = await model_thread(_project_session, managed, header, path)
         return SnippetSession(managed, session, path)
@@ -119,13 +127,13 @@ class Snippets:
         worker = self.engine.worker_of(got.key)
         return got.to_json(str(worker.state) if worker is not None else "cold")
 
-    def _bare(self, header: Header) -> SnippetSession | EngineError:
+    def _bare(self, header: Header, code: str) -> SnippetSession | EngineError:
         repl = self._repl()
         if isinstance(repl, ReplNotFound):
             return EngineError(ErrorKind.NO_REPL, repl.message())
         if isinstance(repl, ReplMismatch):
             return EngineError(ErrorKind.REPL_MISMATCH, repl.message())
-        path = os.path.join(BARE_ROOT, SNIPPET_FILE)
+        path = snippet_path(BARE_ROOT, code)
         work = _work(header, path, ())
         key = SessionKey(
             project_root=BARE_ROOT,
@@ -154,14 +162,24 @@ class Snippets:
         return self._bare_repl
 
     async def check(
-        self, code: str, folder: str | None, timeout: float | None = None, build_check: bool = True
+        self,
+        code: str,
+        folder: str | None,
+        timeout: float | None = None,
+        build_check: bool = True,
+        cache: bool = True,
     ) -> FileOutcome | EngineError:
-        """The snippet's outcome, as a file's would be (`path` is its place, `module` None)."""
+        """The snippet's outcome, as a file's would be (`path` is its place, `module` None); with
+        `cache`, inside a project, from its store while nothing it depends on has changed (the
+        same key as a file's: its text, session, imports' closures, programs, Lake's config)."""
         got = await self.session(code, folder)
         if isinstance(got, EngineError):
             return got
         if got.managed is not None:
-            return await check_file(self.engine, got.managed, got.session, got.path, timeout, build_check, text=code)
+            results = self.engine.result_store(got.managed.root) if cache else None
+            return await check_file(
+                self.engine, got.managed, got.session, got.path, timeout, build_check, None, results, text=code
+            )
         elaboration = got.elaboration
         if elaboration.path is ElaborationPath.LEAN:
             command = self.engine.config.lean_command or BARE_LEAN_COMMAND

@@ -27,6 +27,7 @@ BuildCheck = Annotated[
     Field(description="refuse files whose imports are not built (default: on, off on the SIMULATED REPL)"),
 ]
 Jobs = Annotated[int, Field(description="sessions checked at once", ge=1, le=32)]
+Cache = Annotated[bool, Field(description="answer from the project's result cache what cannot have changed")]
 MaxMessages = Annotated[int, Field(description="messages kept per file or snippet (errors first)", ge=0, le=1000)]
 Project = Annotated[
     str | None,

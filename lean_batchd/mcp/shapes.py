@@ -46,6 +46,7 @@ class Outcome(BaseModel):
     detail: str | None = Field(description="why it was not checked or did not finish")
     sessionKey: str
     elaboration: str | None = Field(description="repl (the header's warm session) or lean (`lean --json`)")
+    cached: bool = Field(description="answered from the project's result cache: nothing it depends on changed")
     elapsedMs: float
 
 
@@ -248,6 +249,7 @@ def outcome_fields(o: FileOutcome, lines: list[str] | None, limit: int) -> dict[
         "detail": None if o.detail is None else bounded(o.detail),
         "sessionKey": o.session_key,
         "elaboration": None if o.elaboration is None else str(o.elaboration.path),
+        "cached": o.cached,
         "elapsedMs": round(o.elapsed_seconds * 1000, 1),
     }
 

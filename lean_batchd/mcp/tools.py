@@ -31,6 +31,7 @@ from ..workers.protocol import Message as ReplMessage
 from ..workers.protocol import Sorry as ReplSorry
 from .calls import (
     BuildCheck,
+    Cache,
     Jobs,
     LeanContext,
     MaxMessages,
@@ -96,7 +97,7 @@ def _summary(report: CheckReport) -> Summary:
 
 
 async def _target(
-    link: DaemonLink, jobs: int, build_check: bool | None, timeout: float | None
+    link: DaemonLink, jobs: int, build_check: bool | None, timeout: float | None, cache: bool
 ) -> DaemonTarget | ToolFailure:
     """Checks through the daemon; the build check is on by default, off on the SIMULATED REPL
     (which loads no `.olean`), as for `lean-batchd check`."""
@@ -104,7 +105,8 @@ async def _target(
     if isinstance(client, ToolFailure):
         return client
     check = build_check if build_check is not None else not link.simulated
-    return DaemonTarget(client, link.simulated, CheckOptions(jobs=jobs, build_check=check, timeout=timeout, quiet=True))
+    options = CheckOptions(jobs=jobs, build_check=check, timeout=timeout, quiet=True, cache=cache)
+    return DaemonTarget(client, link.simulated, options)
 
 
 async def _files(link: DaemonLink, paths: list[str]) -> list[str] | ToolFailure:
@@ -141,6 +143,7 @@ async def lean_check(
     paths: Annotated[list[str], Field(description="Lean files, or folders (their project's modules)", min_length=1)],
     timeout_seconds: Timeout = None,
     build_check: BuildCheck = None,
+    cache: Cache = True,
     jobs: Jobs = 2,
     max_files: Annotated[int, Field(description="files listed (failures first)", ge=1, le=10000)] = 100,
     max_messages: MaxMessages = 20,
@@ -151,7 +154,7 @@ async def lean_check(
     files = await _files(link, paths)
     if isinstance(files, ToolFailure):
         return answer(files)
-    target = await _target(link, jobs, build_check, timeout_seconds)
+    target = await _target(link, jobs, build_check, timeout_seconds, cache)
     if isinstance(target, ToolFailure):
         return answer(target)
     report = await _run_checks(ctx, target, files, jobs, lambda p: Path(p).name)
@@ -170,6 +173,7 @@ async def lean_check_snippets(
     project: Project = None,
     timeout_seconds: Timeout = None,
     build_check: BuildCheck = None,
+    cache: Cache = True,
     jobs: Jobs = 2,
     max_snippets: Annotated[int, Field(description="snippets listed (failures first)", ge=1, le=10000)] = 100,
     max_messages: MaxMessages = 20,
@@ -183,7 +187,7 @@ async def lean_check_snippets(
     folder = project_folder(link, project)
     if isinstance(folder, ToolFailure):
         return answer(folder)
-    door = await _target(link, jobs, build_check, timeout_seconds)
+    door = await _target(link, jobs, build_check, timeout_seconds, cache)
     if isinstance(door, ToolFailure):
         return answer(door)
     codes = {s.id: s.code for s in snippets}

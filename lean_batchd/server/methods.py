@@ -29,7 +29,7 @@ SNIPPET_INFO = PREFIX + "snippetInfo"
 """`{code, uri?}`: the session of a snippet (Lean text with its own header) in the project holding
 the folder `uri`, or on the bare toolchain without one: `moduleInfo` for text that is no file."""
 CHECK_SNIPPET = PREFIX + "checkSnippet"
-"""`{code, uri?, timeoutMs?, buildCheck?}`: `check` for a snippet (its outcome, `path` null)."""
+"""`{code, uri?, timeoutMs?, buildCheck?, cache?}`: `check` for a snippet (its outcome, `path` null)."""
 RUN_SNIPPET = PREFIX + "runSnippet"
 """`{header, command, uri?, timeoutMs?}`: `run` of `command` in the session of `header`."""
 REQUESTS = (

@@ -362,8 +362,9 @@ class Session:
         folder = self._snippet_folder(params)
         timeout = m.opt_positive_int(params, "timeoutMs")
         build_check = m.opt_bool(params, "buildCheck", True)
+        cache = m.opt_bool(params, "cache", True)
         seconds = None if timeout is None else timeout / 1000
-        outcome = await self.engine.snippets.check(code, folder, seconds, build_check)
+        outcome = await self.engine.snippets.check(code, folder, seconds, build_check, cache)
         return outcome if isinstance(outcome, EngineError) else {**outcome.to_json(), "path": None}
 
     async def run_snippet(self, params: dict[str, Any]) -> Any:

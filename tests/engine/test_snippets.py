@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from lean_batchd.engine import Engine, EngineError
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
-from lean_batchd.engine.snippets import SnippetSession
+from lean_batchd.engine.snippets import SnippetSession, snippet_path
 from lean_batchd.plan.elaboration import ElaborationPath
 from tests.engine.test_checking import build
 from tests.engine.test_fidelity import config, lean_options
@@ -54,11 +54,11 @@ def test_a_module_snippet_runs_whole_in_lean_with_its_own_main_module(demo: Path
     got = snippet(code, demo)
     assert got.elaboration is not None and got.elaboration.path is ElaborationPath.LEAN
     assert [m.text for m in got.messages if m.severity == "info"] == [
-        "options: none; main module: _Snippet (simulated)"
+        f"options: none; main module: {Path(snippet_path(str(demo), code)).stem} (simulated)"
     ]
     (warning,) = [m for m in got.messages if m.severity == "warning"]
     assert (warning.range.start_line, got.sorries) == (4, 1)  # the snippet's own lines
-    assert not (demo / "_Snippet.lean").exists()  # nothing is written in the project
+    assert not Path(snippet_path(str(demo), code)).exists()  # nothing is written in the project
 
 
 def test_the_build_check_judges_a_snippets_imports(demo: Path) -> None:

@@ -90,6 +90,10 @@ async def test_lists_every_tool_with_schemas_and_calls_each(demo: Path, sock: Pa
         assert warmed["workerState"] == "warm" and warmed["started"]
         after = data(await client.call_tool("lean_status", {}))
         assert {w["sessionKey"] for w in after["workers"]} >= {ran["sessionKey"], warmed["sessionKey"]}
+        again = data(await client.call_tool("lean_check", {"paths": ["DemoTest"]}))
+        assert not any(f["cached"] for f in checked["files"]) and all(f["cached"] for f in again["files"])
+        fresh = data(await client.call_tool("lean_check", {"paths": ["DemoTest"], "cache": False}))
+        assert not any(f["cached"] for f in fresh["files"])
 
 
 async def test_bad_arguments_and_paths_get_typed_errors(demo: Path, tmp_path: Path, sock: Path) -> None:
