@@ -62,6 +62,7 @@ class SnippetResult(Outcome):
 class Summary(BaseModel):
     count: int
     statuses: dict[str, int]
+    cached: int = Field(description="answered from the project's result cache")
     sessions: int
     jobs: int
     elapsedMs: float

@@ -89,6 +89,7 @@ def _summary(report: CheckReport) -> Summary:
     return Summary(
         count=len(report.outcomes),
         statuses={k: v for k, v in report.counts().items() if v},
+        cached=sum(1 for o in report.outcomes if o.cached),
         sessions=report.sessions,
         jobs=report.jobs,
         elapsedMs=round(report.elapsed_seconds * 1000, 1),

@@ -92,6 +92,7 @@ async def test_lists_every_tool_with_schemas_and_calls_each(demo: Path, sock: Pa
         assert {w["sessionKey"] for w in after["workers"]} >= {ran["sessionKey"], warmed["sessionKey"]}
         again = data(await client.call_tool("lean_check", {"paths": ["DemoTest"]}))
         assert not any(f["cached"] for f in checked["files"]) and all(f["cached"] for f in again["files"])
+        assert (checked["summary"]["cached"], again["summary"]["cached"]) == (0, 3)
         fresh = data(await client.call_tool("lean_check", {"paths": ["DemoTest"], "cache": False}))
         assert not any(f["cached"] for f in fresh["files"])
 
