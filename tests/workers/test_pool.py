@@ -378,7 +378,7 @@ def test_a_worker_over_its_memory_ceiling_retires(make_key: KeyFactory) -> None:
     async def body(pool: WorkerPool) -> None:
         first = await pid_of(pool, key)
         async with pool.lease(key) as lease:
-            await lease.run("-- sim:spike=80")
+            await lease.run("-- sim:grow=80")
             await asyncio.sleep(0.35)  # housekeeping samples the busy worker
         assert pool.counters["retired_memory-ceiling"] == 1
         assert await pid_of(pool, key) != first
