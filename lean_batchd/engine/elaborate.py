@@ -58,10 +58,12 @@ async def check_file(
     build_check: bool,
     owner: str | None = None,
     results: ResultStore | None = None,
+    expect_more: bool = True,
 ) -> FileOutcome | EngineError:
     """With `results`, a definitive outcome is answered from the store and stored; against Lean
     only when the build check passed (unchecked, the imports' `.olean` files may not be their
-    sources', and the outcome would be keyed by sources it did not see)."""
+    sources', and the outcome would be keyed by sources it did not see). `expect_more`: files of
+    the same session follow (`Lease.expect_more`)."""
     work, key = session.work, session.key
     module = work.module if managed.project.graph.get(work.module) is not None else None
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
@@ -95,7 +97,7 @@ async def check_file(
     if elaboration.path is ElaborationPath.LEAN:
         result = await run_whole_file(engine, managed, session, path, timeout, owner, text)
     else:
-        result = await engine.elaborate_text(session, path, text, None, timeout)
+        result = await engine.elaborate_text(session, path, text, None, timeout, expect_more)
     if isinstance(result, EngineError):
         return result
     outcome = outcome_of(result, module, elaboration, judged)
