@@ -44,6 +44,9 @@ GROWTH_FLOOR_MB = 256.0
 MAX_REQUESTS = 500
 """A safety net for what memory does not show: REPL processes have been seen to fail after
 several hundred commands (leanprover-community/repl#77; LeanInteract#6 after ~560)."""
+PLANNING_MARGIN = 0.02
+"""The pool plans to 98 % of the budget: the rest absorbs what prediction misses (one request
+growing more than the ones before it, the interpreter's own allocations)."""
 FLOOR_SHARE_OF_TOTAL = 0.1
 FLOOR_MAX_MB = 2048.0
 """Machine pressure starts when less than 10 % of memory (at most 2 GB) is available: below
@@ -125,6 +128,11 @@ class MemoryLimits:
     def unbounded(self) -> MemoryLimits:
         """The same sampling, no limit (benchmarks compare against it)."""
         return replace(MemoryLimits(), sample_interval=self.sample_interval, derived_from=self.derived_from)
+
+    @property
+    def planned_mb(self) -> float | None:
+        """The budget the pool plans to (`PLANNING_MARGIN` below it)."""
+        return None if self.budget_mb is None else self.budget_mb * (1 - PLANNING_MARGIN)
 
     def growth_limit(self, import_mb: float) -> float | None:
         limits = [self.max_growth_mb] if self.max_growth_mb is not None else []

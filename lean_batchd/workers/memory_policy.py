@@ -202,7 +202,7 @@ class MemoryPolicy(ABC):
     def _shed_idle(self, need_mb: float, but: Worker | None = None) -> bool:
         """Retire idle workers, least recently used first, until `need_mb` and what stays idle
         fit the budget. Whether any was retired."""
-        budget = self.config.memory.budget_mb
+        budget = self.config.memory.planned_mb
         if budget is None:
             return False
         idle = [
@@ -252,7 +252,7 @@ class MemoryPolicy(ABC):
                     self._notify(w)
                     self._start_spare(w)
         budget = limits.budget_mb
-        if budget is not None and self._charged() > budget:
+        if budget is not None and self._charged() > budget:  # over in fact, not by plan: react
             self._shed_idle(
                 self._charged() - sum(w.memory.charge_mb for w in self._live() if recycling.idle(w, time.monotonic()))
             )

@@ -358,7 +358,7 @@ class WorkerPool(MemoryPolicy):
             replaced.add(id(spare_of))
         if len([w for w in live if id(w) not in replaced]) >= self.config.max_workers:
             return False
-        budget = self.config.memory.budget_mb
+        budget = self.config.memory.planned_mb
         return budget is None or self._committed(slow_start) + estimate <= budget
 
     def _remember(self, key: SessionKey, policy: RestartPolicy | None, closure_size: int | None) -> None:

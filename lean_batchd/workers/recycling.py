@@ -73,7 +73,7 @@ def recycle_reason(
     growth = limits.growth_limit(worker.import_mb)
     if growth is not None and worker.growth_mb + ahead * worker.expected_growth_mb() > growth:
         return "memory-growth"
-    budget = limits.budget_mb
+    budget = limits.planned_mb
     if budget is not None and others is not None and others + now + worker.expected_growth_mb() > budget:
         return "memory-budget"
     return None
