@@ -4,10 +4,11 @@ Memory is bounded while workers run, not only at admission (`limits.py` says
 what the limits are, `recycling.py` how they are decided): busy and starting
 workers are measured every `sample_interval`. A worker over its hard ceiling
 is stopped mid-request (a `memory` failure, its tree killed, a replacement
-warmed); one over its soft ceiling, past its growth limit or whose next
-request would not fit the budget finishes its request and is recycled, with
-a spare started a request ahead when the trend says so, so the session's
-next request finds a warm worker. When the machine runs short (available
+warmed); one over its soft ceiling or past its growth limit finishes its
+request and is recycled, with a spare started a request ahead when the trend
+says so, so the session's next request finds a warm worker; one whose next
+request would not fit the budget waits, idle, up to an import time for room,
+then is recycled. When the machine runs short (available
 memory under the floor), idle workers go first, then starts no lease waits
 for; new workers wait, and are refused with `memory-pressure` if it lasts the
 queue timeout; at half the floor the busy worker that grew most is stopped.
@@ -35,8 +36,6 @@ from .worker import Worker, WorkerState
 
 LIVE = recycling.LIVE
 STARTING = recycling.STARTING
-STOP_SECONDS = 0.5
-"""Time a killed worker may take to free its memory (~0.2 s for 800 MB measured here)."""
 
 
 class MemoryPolicy(ABC):
@@ -105,15 +104,14 @@ class MemoryPolicy(ABC):
         """Charged memory as last measured, of every process still holding some."""
         return sum(w.memory.charge_mb for w in self._holding())
 
-    def _committed(self, slow_start: bool = False) -> float:
+    def _committed(self) -> float:
         """What admitting a new worker must leave room for: workers as they will be after their
         current or expected request, starting ones at their expected cost, stopping ones until
-        they are gone; unless the new worker's import is known to take longer than a killed one
-        takes to free its memory (`STOP_SECONDS`): then they are as good as gone."""
+        they are gone (a killed worker frees its memory in ~0.2 s, over a second on a loaded
+        machine: counting it as gone at once let a benchmark run reach 1,552 MB of 1,536)."""
         now = time.monotonic()
         return sum(
-            recycling.projected_mb(w, self._estimates.get(w.id, 0.0), recycling.in_use(w, now))
-            for w in (self._live() if slow_start else self._holding())
+            recycling.projected_mb(w, self._estimates.get(w.id, 0.0), recycling.in_use(w, now)) for w in self._holding()
         )
 
     def _wanted(self) -> frozenset[str]:

@@ -40,7 +40,7 @@ from .failures import FailureKind, LeaseRefused, WorkerFailure
 from .history import SessionHistory
 from .lease import Lease
 from .memory import NOTHING, measure_tree
-from .memory_policy import STOP_SECONDS, MemoryPolicy
+from .memory_policy import MemoryPolicy
 from .pool_config import PoolConfig, PoolSnapshot
 from .worker import Worker, WorkerInfo, WorkerState
 
@@ -334,8 +334,7 @@ class WorkerPool(MemoryPolicy):
         """Is there room for one more worker for `key`? Evicts LRU idle workers if needed and,
         for a lease, starts that no lease waits for (prewarms, spares, abandoned starts)."""
         estimate = self.history.estimate(key) + (self.history.growth(key) if for_lease else 0.0)
-        slow_start = self.history.seconds(key) >= STOP_SECONDS
-        while not self._fits(estimate, spare_of, slow_start):
+        while not self._fits(estimate, spare_of):
             now = time.monotonic()
             victims = [
                 w
@@ -349,7 +348,7 @@ class WorkerPool(MemoryPolicy):
             self._retire(victims[0], "evicted (lru)" if idle else "evicted (unclaimed start)", kill=True)
         return True
 
-    def _fits(self, estimate: float, spare_of: Worker | None = None, slow_start: bool = False) -> bool:
+    def _fits(self, estimate: float, spare_of: Worker | None = None) -> bool:
         """A slot and the budget for `estimate` more. A worker with a spare warming counts with its
         spare as one slot (the spare takes its place); a spare must fit beside it in memory."""
         live = self._live()
@@ -359,7 +358,7 @@ class WorkerPool(MemoryPolicy):
         if len([w for w in live if id(w) not in replaced]) >= self.config.max_workers:
             return False
         budget = self.config.memory.planned_mb
-        return budget is None or self._committed(slow_start) + estimate <= budget
+        return budget is None or self._committed() + estimate <= budget
 
     def _remember(self, key: SessionKey, policy: RestartPolicy | None, closure_size: int | None) -> None:
         if policy is not None:
