@@ -109,23 +109,17 @@ def status_summary(status: dict[str, Any]) -> str:
     pool = status.get("pool", {})
     workers = pool.get("workers", [])
     budget = pool.get("budgetMb")
-    recycles = pool.get("recycles") or {}
     lines.append(
         f"workers: {len(workers)}, charged {pool.get('chargedMb', 0)} MB"
         + (f" of {budget} MB" if budget else "")
-        + f" (peak {pool.get('peakChargedMb', 0)} MB)"
         + f", queue {pool.get('queueDepth', 0)}"
-        + (", MEMORY PRESSURE" if pool.get("memoryPressure") else "")
         + (" (SIMULATED REPL)" if status.get("simulated") else "")
     )
-    if recycles:
-        lines.append("recycled: " + ", ".join(f"{n} {why}" for why, n in sorted(recycles.items())))
     for w in workers:
         memory = w.get("memory", {})
         lines.append(
-            f"  {w['sessionKey']}  {w['state']:<9} pid {w['pid']}  {memory.get('chargeMb', 0)} MB "
-            f"(+{w.get('growthMb', 0)} since import)  {w['requests']} requests  {w.get('recycles', 0)} recycled  "
-            f"{', '.join(w['imports'])[:60]}"
+            f"  {w['sessionKey']}  {w['state']:<9} pid {w['pid']}  {memory.get('chargeMb', 0)} MB  "
+            f"{w['requests']} requests  {', '.join(w['imports'])[:60]}"
         )
     counters = pool.get("counters", {})
     if counters:
