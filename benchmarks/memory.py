@@ -11,6 +11,8 @@ nothing). Runs:
 - planned, without growth, same budget: the wall time to compare against;
 - planned, with growth, no limits at all: the unbounded growth, for comparison.
 
+Every run elaborates every file: the result cache is off.
+
 Peak charged memory (private dirty + swap of every worker's process tree) is
 sampled every 100 ms by this script, independently of the pool; recycles come
 from the pool.
@@ -77,11 +79,11 @@ def config(args: argparse.Namespace, growth_mb: float, limits: MemoryLimits) -> 
     command = simulated_repl_command(
         import_seconds=args.import_seconds, memory_mb=args.import_mb, memory_mb_per_command=growth_mb
     )
-    return EngineConfig(pool=PoolConfig(memory=limits), worker_command=command, simulated=True)
+    return EngineConfig(pool=PoolConfig(memory=limits), worker_command=command, simulated=True, result_cache=False)
 
 
 def run(files: list[str], planned: bool, jobs: int, engine: EngineConfig) -> tuple[CheckReport, ChargedPeak]:
-    options = CheckOptions(jobs=jobs, planned=planned, output="none", quiet=True, build_check=False)
+    options = CheckOptions(jobs=jobs, planned=planned, output="none", quiet=True, build_check=False, cache=False)
     with ChargedPeak() as peak:
         report = asyncio.run(run_check(files, options, engine, None))
     assert isinstance(report, CheckReport), report
