@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lean_batchd.testing.workload import generate_workload
 from lean_batchd.workers.limits import MemoryLimits, machine_memory
 from tests.server.test_cancellation import Client, document
 from tests.server.test_daemon import receive
@@ -33,13 +34,14 @@ def test_check_is_bounded_by_default_and_reports_its_memory(demo: Path) -> None:
     assert memory["recycled"] == 0 and memory["recycles"] == {}
 
 
-def test_simulated_growth_recycles_and_says_why(demo: Path) -> None:
+def test_simulated_growth_recycles_and_says_why(tmp_path: Path) -> None:
+    work = generate_workload(tmp_path / "work", files=3, headers=1)  # three files, one REPL session
     growth = ["--sim-memory-mb", "20", "--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "50"]
-    memory = summary(lean_batchd("check", str(demo / "src/Demo"), *SIM, *growth, "-j", "1", "--no-daemon", "--json"))[
-        "memory"
-    ]
-    assert memory["recycles"] == {"memory-growth": 1}  # Demo.Algebra and Demo.Order share a session
-    assert memory["recycled"] == 1 and memory["peakChargedMb"] >= 20 + 40
+    done = lean_batchd("check", str(work.files), *SIM, *growth, "--no-daemon", "--json")
+    memory = summary(done)["memory"]
+    assert memory["recycles"] == {"memory-growth": 1}  # after the second file: 80 MB grown, over 50
+    assert memory["recycled"] == 1 and memory["peakChargedMb"] >= 20 + 2 * 40
+    assert summary(done)["statuses"]["ok"] == 3
 
 
 def test_a_file_over_the_hard_ceiling_gets_a_memory_outcome(demo: Path) -> None:
