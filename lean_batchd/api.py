@@ -23,6 +23,7 @@ from .lake import LakeProject, discover
 from .plan import Batch, Plan, PlanConfig, Profile, Strategy, plan_project
 from .testing import simulated_lean_command, simulated_repl_command
 from .workers.failures import LeaseRefused, WorkerFailure
+from .workers.limits import MemoryLimits
 from .workers.locate import ReplFound, ReplMismatch, ReplNotFound, find_repl
 from .workers.pool import Lease, PoolConfig, WorkerPool
 from .workers.protocol import Command, CommandReply, Message, ReplError
@@ -70,11 +71,13 @@ async def check(
     paths: list[str], jobs: int = 2, simulate: bool = False, timeout: float | None = None
 ) -> CheckReport | EngineError | str:
     """`lean-batchd check` without the terminal: each file elaborated in its header's warm
-    session. A string says which path is not a Lean file or project folder."""
+    session, memory bounded as the command line bounds it (`docs/memory.md`). A string says
+    which path is not a Lean file or project folder."""
     files = select_files(paths)
     if isinstance(files, str):
         return files
     config = EngineConfig(
+        pool=PoolConfig(memory=MemoryLimits.derived()),
         worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None,
         lean_command=simulated_lean_command() if simulate else None,
         simulated=simulate,

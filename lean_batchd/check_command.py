@@ -16,7 +16,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine.checking import CheckReport, CheckTarget, EngineTarget, FileGroup, Progress, check_sessions, plan_sessions
+from .engine.checking import (
+    CheckReport,
+    CheckTarget,
+    EngineTarget,
+    FileGroup,
+    PoolMemory,
+    Progress,
+    check_sessions,
+    plan_sessions,
+)
 from .engine.engine import Engine, EngineConfig
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError, ErrorKind
@@ -134,7 +143,7 @@ class DaemonTarget:
             return info
         return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
 
-    async def check(self, path: str) -> FileOutcome | EngineError:
+    async def check(self, path: str, more_in_session: bool = True) -> FileOutcome | EngineError:
         params: dict[str, Any] = {
             "textDocument": {"uri": m.uri_of_path(path)},
             "buildCheck": self.options.build_check,
@@ -170,6 +179,10 @@ class DaemonTarget:
             return 0, 0.0
         pool = status["pool"]
         return sum(1 for w in pool["workers"] if w["state"] in ("warm", "busy")), float(pool["chargedMb"])
+
+    async def memory(self) -> PoolMemory:
+        status = await self._call(m.STATUS, {})
+        return PoolMemory(0.0, None, 0.0) if isinstance(status, EngineError) else PoolMemory.from_json(status["pool"])
 
 
 async def connect_daemon(path: Path, folders: list[Path]) -> tuple[AsyncDaemonClient, bool] | None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .engine.values import EngineError
     from .snippet_command import SnippetInput
     from .store.models import OpenedModel
+    from .workers.limits import MemoryLimits
 
 T = TypeVar("T")
 
@@ -94,16 +95,23 @@ def _plan(args: argparse.Namespace) -> int:
 def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
     from .engine import EngineConfig
     from .testing import simulated_lean_command, simulated_repl_command
+    from .workers.limits import MAX_REQUESTS
     from .workers.pool import PoolConfig
 
+    requests = MAX_REQUESTS if args.worker_max_requests is None else args.worker_max_requests
     pool = PoolConfig(
         max_workers=args.max_workers,
-        memory_budget_mb=args.memory_budget,
+        memory=_memory_limits(args),
         idle_ttl=args.worker_idle_ttl,
+        max_requests=requests or None,
     )
     command = lean = None
     if simulate:
-        command = simulated_repl_command(import_seconds=args.sim_import_seconds, memory_mb=args.sim_memory_mb)
+        command = simulated_repl_command(
+            import_seconds=args.sim_import_seconds,
+            memory_mb=args.sim_memory_mb,
+            memory_mb_per_command=args.sim_memory_mb_per_command,
+        )
         lean = simulated_lean_command()
     return EngineConfig(
         pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl,
@@ -111,11 +119,52 @@ def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
     )  # fmt: skip
 
 
+def _memory_limits(args: argparse.Namespace) -> MemoryLimits:
+    from .workers.limits import MemoryLimits
+
+    return MemoryLimits.derived(
+        budget_mb=None if args.memory_budget == "off" else args.memory_budget,
+        bounded=args.memory_budget != "off",
+        worker_max_mb=args.worker_max_mb,
+        max_growth_mb=args.worker_max_growth_mb,
+        address_space_mb=args.worker_address_space_mb,
+    )
+
+
+def _budget(value: str) -> float | str:
+    return "off" if value == "off" else float(value)
+
+
 def _worker_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
     p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--sim-memory-mb-per-command", type=float, default=0.0, metavar="MB",
+        help="with --simulate: the stand-in keeps MB more after every command (to watch the memory policy)",
+    )  # fmt: skip
     p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
-    p.add_argument("--memory-budget", type=float, metavar="MB", help="charged memory (private + swap) for all workers")
+    p.add_argument(
+        "--memory-budget", type=_budget, metavar="MB|off",
+        help="charged memory (private + swap) for all workers (default: half the machine's memory, "
+        "at most 3/4 of what is available at start; `off`: no budget)",
+    )  # fmt: skip
+    p.add_argument(
+        "--worker-max-mb", type=float, metavar="MB",
+        help="soft ceiling per worker: recycled after its request when over (default: 3/4 of the budget); "
+        "stopped mid-request at twice this, or the whole budget",
+    )  # fmt: skip
+    p.add_argument(
+        "--worker-max-growth-mb", type=float, metavar="MB",
+        help="recycle a worker grown this much since its import (default: its import's cost, at least 256 MB)",
+    )  # fmt: skip
+    p.add_argument(
+        "--worker-max-requests", type=int, metavar="N",
+        help="recycle a worker after N requests (default 500, docs/memory.md; 0: never)",
+    )  # fmt: skip
+    p.add_argument(
+        "--worker-address-space-mb", type=float, metavar="MB",
+        help="RLIMIT_AS for every process of a worker (off by default; mapped .olean files count)",
+    )  # fmt: skip
     p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
     p.add_argument(
         "--no-cache", action="store_true",
@@ -135,8 +184,16 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
     out = ["--max-workers", str(args.max_workers), "--worker-idle-ttl", str(args.worker_idle_ttl)]
     if args.simulate:
         out += ["--simulate", "--sim-import-seconds", str(args.sim_import_seconds)]
-    if args.memory_budget is not None:
-        out += ["--memory-budget", str(args.memory_budget)]
+        out += ["--sim-memory-mb-per-command", str(args.sim_memory_mb_per_command)]
+    for flag, value in (
+        ("--memory-budget", args.memory_budget),
+        ("--worker-max-mb", args.worker_max_mb),
+        ("--worker-max-growth-mb", args.worker_max_growth_mb),
+        ("--worker-address-space-mb", args.worker_address_space_mb),
+        ("--worker-max-requests", args.worker_max_requests),
+    ):
+        if value is not None:
+            out += [flag, str(value)]
     if args.repl:
         out += ["--repl", args.repl]
     if args.no_prewarm:

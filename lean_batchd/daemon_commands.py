@@ -97,17 +97,22 @@ def status_text(path: Path, status: dict[str, Any], columns: int | None = None) 
     pool = status.get("pool", {})
     workers = pool.get("workers", [])
     budget = pool.get("budgetMb")
+    recycles = pool.get("recycles") or {}
     lines.append(
         f"  workers: {len(workers)}, charged {megabytes(pool.get('chargedMb', 0))}"
         + (f" of {megabytes(budget)}" if budget else "")
-        + f", queue {pool.get('queueDepth', 0)}"
+        + f" (peak {megabytes(pool.get('peakChargedMb', 0))}), queue {pool.get('queueDepth', 0)}"
+        + (", MEMORY PRESSURE" if pool.get("memoryPressure") else "")
     )
+    if recycles:
+        lines.append("  recycled: " + ", ".join(f"{n} {why}" for why, n in sorted(recycles.items())))
     for w in workers:
         charged = w.get("memory", {}).get("chargeMb", 0)
         imports = ", ".join(w["imports"]) or "(no imports)"
         lines.append(
             f"    session {w['sessionKey'][:8]}  {w['state']:<9} for {duration(w.get('ageSeconds', 0)):<8} "
-            f"pid {w['pid'] or '-':<7} {megabytes(charged):>7}  {plural(w['requests'], 'request')}  {imports}"
+            f"pid {w['pid'] or '-':<7} {megabytes(charged):>7} (+{megabytes(w.get('growthMb', 0))} since import)  "
+            f"{plural(w['requests'], 'request')}, {w.get('recycles', 0)} recycled  {imports}"
         )
     return "\n".join(fit(line, columns) for line in "\n".join(lines).split("\n"))
 

@@ -13,10 +13,11 @@ snippet names instead of paths.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from ..lake.header import Import
 from ..plan.keys import header_imports
@@ -40,10 +41,82 @@ class CheckTarget(Protocol):
     async def session_of(self, path: str) -> tuple[str, str] | EngineError:
         """The file's session key digest and a label for it (its imports)."""
 
-    async def check(self, path: str) -> FileOutcome | EngineError: ...
+    async def check(self, path: str, more_in_session: bool = True) -> FileOutcome | EngineError:
+        """`more_in_session`: files of the same session follow this one (worth a warm spare)."""
 
     async def workers(self) -> tuple[int, float]:
         """Warm workers and the memory they are charged (for progress)."""
+
+    async def memory(self) -> PoolMemory:
+        """The pool's memory now (its workers measured afresh where the pool is local)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMemory:
+    charged_mb: float
+    budget_mb: float | None
+    peak_charged_mb: float
+    """The pool's own peak since it started (sampled every 100 ms while busy)."""
+    recycles: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def from_json(pool: dict[str, Any]) -> PoolMemory:
+        """From the `pool` object of `$/leanBatchd/status`."""
+        return PoolMemory(
+            float(pool.get("chargedMb", 0.0)),
+            pool.get("budgetMb"),
+            float(pool.get("peakChargedMb", 0.0)),
+            {str(k): int(v) for k, v in (pool.get("recycles") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryUse:
+    """What the workers' memory did during a run: `check --json`'s `memory` object."""
+
+    budget_mb: float | None
+    peak_charged_mb: float
+    """The highest charged memory of all workers seen during the run, sampled every 100 ms."""
+    recycles: dict[str, int]
+    """Workers recycled or stopped for a limit during the run, by reason (the daemon's pool is
+    shared: its other clients' recycles in that time count too)."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "budgetMb": None if self.budget_mb is None else round(self.budget_mb),
+            "peakChargedMb": round(self.peak_charged_mb, 1),
+            "recycled": sum(self.recycles.values()),
+            "recycles": dict(self.recycles),
+        }
+
+
+SAMPLE_SECONDS = 0.1
+
+
+async def watch_memory(target: CheckTarget, run: Callable[[], Any]) -> tuple[Any, MemoryUse]:
+    """Run `run()` while sampling the target's memory every 100 ms. The pool samples its own peak
+    too: if that rose during the run, it is the run's peak (it catches what falls between ours)."""
+    first = await target.memory()
+    peak = [first.charged_mb]
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            peak.append((await target.memory()).charged_mb)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result = await run()
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    last = await target.memory()
+    highest = max(*peak, last.charged_mb)
+    if last.peak_charged_mb > first.peak_charged_mb:
+        highest = max(highest, last.peak_charged_mb)
+    recycles = {k: n - first.recycles.get(k, 0) for k, n in last.recycles.items() if n > first.recycles.get(k, 0)}
+    return result, MemoryUse(last.budget_mb, highest, recycles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +144,7 @@ class CheckReport:
     planned: bool
     elapsed_seconds: float
     simulated: bool
+    memory: MemoryUse | None = None
 
     @property
     def failed(self) -> bool:
@@ -92,6 +166,7 @@ class CheckReport:
             "elapsedMs": round(self.elapsed_seconds * 1000, 1),
             "simulated": self.simulated,
             "cached": sum(1 for o in self.outcomes if o.cached),
+            "memory": None if self.memory is None else self.memory.to_json(),
         }
 
 
@@ -135,7 +210,7 @@ async def check_sessions(
             for path in group.paths:
                 if on_progress is not None:
                     on_progress(Progress(len(results), total, group, None))
-                got = await target.check(path)
+                got = await target.check(path, path != group.paths[-1])
                 if isinstance(got, EngineError):
                     if got.kind in FATAL:
                         fatal.append(got)
@@ -145,13 +220,16 @@ async def check_sessions(
                 if on_progress is not None:
                     on_progress(Progress(len(results), total, group, got))
 
-    lanes = [asyncio.ensure_future(lane()) for _ in range(max(1, min(jobs, len(sessions))))]
-    try:
-        await asyncio.gather(*lanes)
-    finally:  # one lane failing (a closed output pipe) or a cancellation stops the others
-        for task in lanes:
-            task.cancel()
-        await asyncio.gather(*lanes, return_exceptions=True)
+    async def lanes() -> None:
+        running = [asyncio.ensure_future(lane()) for _ in range(max(1, min(jobs, len(sessions))))]
+        try:
+            await asyncio.gather(*running)
+        finally:  # one lane failing (a closed output pipe) or a cancellation stops the others
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    _, memory = await watch_memory(target, lanes)
     if fatal:
         return fatal[0]
     return CheckReport(
@@ -161,6 +239,7 @@ async def check_sessions(
         planned=planned,
         elapsed_seconds=time.monotonic() - started,
         simulated=target.simulated,
+        memory=memory,
     )
 
 
@@ -185,13 +264,21 @@ class EngineTarget:
             return info
         return info.session_key, ", ".join(info.imports) or "(no imports)"
 
-    async def check(self, path: str) -> FileOutcome | EngineError:
-        return await self.engine.check(path, self.timeout, self.build_check, cache=self.cache)
+    async def check(self, path: str, more_in_session: bool = True) -> FileOutcome | EngineError:
+        return await self.engine.check(
+            path, self.timeout, self.build_check, cache=self.cache, expect_more=more_in_session
+        )
 
     async def workers(self) -> tuple[int, float]:
         snapshot = self.engine.pool.snapshot()
         warm = sum(1 for w in snapshot.workers if str(w.state) in ("warm", "busy"))
         return warm, snapshot.charged_mb
+
+    async def memory(self) -> PoolMemory:
+        pool = self.engine.pool
+        charged = pool.measure()
+        snapshot = pool.snapshot()
+        return PoolMemory(charged, snapshot.budget_mb, snapshot.peak_charged_mb, dict(snapshot.recycles))
 
     async def snippet_session(self, code: str, folder: str | None) -> tuple[str, str] | EngineError:
         got = await self.engine.snippets.session(code, folder)
@@ -214,6 +301,8 @@ class SnippetDoor(Protocol):
     async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError: ...
 
     async def workers(self) -> tuple[int, float]: ...
+
+    async def memory(self) -> PoolMemory: ...
 
 
 HeaderIdentity = tuple[bool, bool, tuple[Import, ...]]
@@ -246,9 +335,12 @@ class SnippetTarget:
             self._sessions[identity] = await self.door.snippet_session(self.codes[item], self.folder)
         return self._sessions[identity]
 
-    async def check(self, item: str) -> FileOutcome | EngineError:
+    async def check(self, item: str, more_in_session: bool = True) -> FileOutcome | EngineError:
         got = await self.door.check_snippet(self.codes[item], self.folder)
         return got if isinstance(got, EngineError) else replace(got, path=item, module=None)
 
     async def workers(self) -> tuple[int, float]:
         return await self.door.workers()
+
+    async def memory(self) -> PoolMemory:
+        return await self.door.memory()

@@ -58,14 +58,16 @@ async def check_file(
     build_check: bool,
     owner: str | None = None,
     results: ResultStore | None = None,
+    expect_more: bool = True,
     *,
     text: str | None = None,
 ) -> FileOutcome | EngineError:
     """With `results`, a definitive outcome is answered from the store and stored; against Lean
     only when the build check passed (unchecked, the imports' `.olean` files may not be their
-    sources', and the outcome would be keyed by sources it did not see). `text` is what to
-    elaborate when it is not the file's (a snippet, `engine.snippets`); by default `owner`'s
-    unsaved buffer of the file, else the file on disk."""
+    sources', and the outcome would be keyed by sources it did not see). `expect_more`: files of
+    the same session follow (`Lease.expect_more`). `text` is what to elaborate when it is not the
+    file's (a snippet, `engine.snippets`); by default `owner`'s unsaved buffer of the file, else
+    the file on disk."""
     work, key = session.work, session.key
     module = work.module if managed.project.graph.get(work.module) is not None else None
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
@@ -100,7 +102,7 @@ async def check_file(
     if elaboration.path is ElaborationPath.LEAN:
         result = await run_whole_file(engine, managed, session, path, timeout, owner, text)
     else:
-        result = await engine.elaborate_text(session, path, text, None, timeout)
+        result = await engine.elaborate_text(session, path, text, None, timeout, expect_more)
     if isinstance(result, EngineError):
         return result
     outcome = outcome_of(result, module, elaboration, judged)

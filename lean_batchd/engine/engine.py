@@ -337,19 +337,32 @@ class Engine:
         return key
 
     async def run(
-        self, path: str, command: str | None = None, timeout: float | None = None, owner: str | None = None
+        self,
+        path: str,
+        command: str | None = None,
+        timeout: float | None = None,
+        owner: str | None = None,
+        expect_more: bool = True,
     ) -> RunResult | EngineError:
         """Elaborate `command` (default: the file's body, `owner`'s unsaved text if it has one) in
         the file's header session, with messages mapped to the file as if the text sat right
-        after the header."""
+        after the header. `expect_more`: whether more requests on this session will follow soon
+        (see `Lease.expect_more`)."""
         got = await self._runnable(path, owner)
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        return await self.elaborate_text(session, path, managed.text_of(real_path(path), owner), command, timeout)
+        text = managed.text_of(real_path(path), owner)
+        return await self.elaborate_text(session, path, text, command, timeout, expect_more)
 
     async def elaborate_text(
-        self, session: Session, path: str, text: str, command: str | None, timeout: float | None
+        self,
+        session: Session,
+        path: str,
+        text: str,
+        command: str | None,
+        timeout: float | None,
+        expect_more: bool = True,
     ) -> RunResult | EngineError:
         """`run` on `text`, the file's text as the caller read it (what a stored outcome is keyed by)."""
         header_end = session.work.header_end
@@ -361,7 +374,9 @@ class Engine:
         failure: WorkerFailure | None = None
         options = None
         try:
-            async with self.pool.lease(session.key, closure_size=session.closure_size) as lease:
+            async with self.pool.lease(
+                session.key, closure_size=session.closure_size, expect_more=expect_more
+            ) as lease:
                 answer = await lease.run(Command(sent), timeout)
                 options = lease.worker.options
         except LeaseRefused as refused:
@@ -395,6 +410,7 @@ class Engine:
         build_check: bool = True,
         owner: str | None = None,
         cache: bool = True,
+        expect_more: bool = True,
     ) -> FileOutcome | EngineError:
         """Elaborate the file as `lake build` would see it: its body in its header's warm session,
         or the whole file in `lean --json` where a session cannot be faithful (`plan.elaboration`).
@@ -407,7 +423,9 @@ class Engine:
         if isinstance(got, EngineError):
             return got
         results = self.result_store(got[0].root) if cache else None
-        return await check_file(self, got[0], got[1], real_path(path), timeout, build_check, owner, results)
+        return await check_file(
+            self, got[0], got[1], real_path(path), timeout, build_check, owner, results, expect_more
+        )
 
     def result_store(self, root: Path) -> ResultStore | None:
         """The project's stored outcomes (None when the engine keeps none)."""

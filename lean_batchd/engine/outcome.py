@@ -22,6 +22,9 @@ class FileStatus(StrEnum):
     HEADER_FAILED = "header-failed"
     """The session's imports did not load."""
     TIMEOUT = "timeout"
+    MEMORY = "memory"
+    """Stopped for memory (a hard ceiling, the address-space limit, the machine running out),
+    or no worker could be given memory for it (`detail` says which)."""
     CRASHED = "crashed"
     """The worker died, or failed in another way the pool reported."""
 
@@ -118,6 +121,9 @@ class FileOutcome:
         )
 
 
+MEMORY_FAILURES = frozenset({FailureKind.MEMORY, FailureKind.MEMORY_REFUSED, FailureKind.MEMORY_PRESSURE})
+
+
 def outcome_of(
     result: RunResult, module: str | None, elaboration: Elaboration | None = None, build_judged_by: str | None = None
 ) -> FileOutcome:
@@ -131,6 +137,8 @@ def outcome_of(
             status = FileStatus.TIMEOUT
         elif failure.kind is FailureKind.IMPORT_FAILED:
             status = FileStatus.HEADER_FAILED
+        elif failure.kind in MEMORY_FAILURES:
+            status = FileStatus.MEMORY
         else:
             status = FileStatus.CRASHED
     elif any(m.severity == "error" for m in result.messages):

@@ -75,8 +75,11 @@ def worker_changed(info: WorkerInfo) -> dict[str, Any]:
         "state": str(info.state),
         "pid": info.pid,
         "memoryMb": round(info.memory.charge_mb, 1),
+        "growthMb": round(info.growth_mb, 1),
         "imports": list(info.imports),
         "requests": info.requests,
+        "recycles": info.recycles,
+        "recyclePending": info.recycle_pending,
     }
 
 
@@ -96,29 +99,3 @@ def lsp_diagnostic(d: Diagnostic, lines: list[str]) -> types.Diagnostic:
         code=str(d.code),
         source="lean-batchd",
     )
-
-
-def status_summary(status: dict[str, Any]) -> str:
-    """`lean-batchd status` as text."""
-    lines = []
-    for p in status.get("projects", []):
-        lines.append(f"project {p['name']} at {p['root']}: {p['modules']} modules, {p['batches']} header sessions")
-    pool = status.get("pool", {})
-    workers = pool.get("workers", [])
-    budget = pool.get("budgetMb")
-    lines.append(
-        f"workers: {len(workers)}, charged {pool.get('chargedMb', 0)} MB"
-        + (f" of {budget} MB" if budget else "")
-        + f", queue {pool.get('queueDepth', 0)}"
-        + (" (SIMULATED REPL)" if status.get("simulated") else "")
-    )
-    for w in workers:
-        memory = w.get("memory", {})
-        lines.append(
-            f"  {w['sessionKey']}  {w['state']:<9} pid {w['pid']}  {memory.get('chargeMb', 0)} MB  "
-            f"{w['requests']} requests  {', '.join(w['imports'])[:60]}"
-        )
-    counters = pool.get("counters", {})
-    if counters:
-        lines.append("counters: " + ", ".join(f"{k} {v:g}" for k, v in sorted(counters.items())))
-    return "\n".join(lines)

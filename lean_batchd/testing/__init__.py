@@ -11,6 +11,7 @@ def simulated_repl_command(
     memory_mb: float = 0.0,
     memory_mb_per_module: float = 0.0,
     import_seconds_per_module: float = 0.0,
+    memory_mb_per_command: float = 0.0,
     mapped_mb: float = 0.0,
     closures: str | None = None,
 ) -> tuple[str, ...]:
@@ -21,6 +22,7 @@ def simulated_repl_command(
         ("--import-seconds-per-module", import_seconds_per_module),
         ("--memory-mb", memory_mb),
         ("--memory-mb-per-module", memory_mb_per_module),
+        ("--memory-mb-per-command", memory_mb_per_command),
         ("--mapped-mb", mapped_mb),
     ):
         if value:

@@ -15,6 +15,12 @@ v4.33.0-rc2, `REPL/Main.lean`):
 - its first env-less command "imports" the header: it sleeps and allocates
   real (dirty, private) memory in proportion to the import closure; a second
   import in one process leaks the same again, like the real REPL;
+- every later command allocates `--memory-mb-per-command` more and keeps it:
+  the real REPL frees nothing (it keeps each command's environment, messages
+  and info trees for the life of the process);
+- when an allocation fails (an address-space limit), it dies the way Lean's
+  runtime does: `INTERNAL PANIC: out of memory` on stderr, exit code 1
+  (`lean_internal_panic_out_of_memory`, leanprover/lean4 src/runtime/object.cpp);
 - `env` and `proofState` ids are numbered per process exactly as the REPL
   numbers them: a command's sorries first, then its `rootGoals`, then its
   `allTactics` entries; a tactic step's sorries, then the step itself; a
@@ -31,13 +37,15 @@ v4.33.0-rc2, `REPL/Main.lean`):
   `import` after the header an error, and other text elaborates silently; every
   message says "(simulated)";
 - faults for tests, written as comments in the command text:
-  `-- sim:crash`, `-- sim:hang`, `-- sim:slow=SECONDS`, `-- sim:spike=MB`,
-  `-- sim:garbage`, `-- sim:error` (an error message), `-- sim:big=MB` (a reply
-  that large), `-- sim:options` (an info message listing the env's options).
+  `-- sim:crash`, `-- sim:hang`, `-- sim:slow=SECONDS`, `-- sim:grow=MB` (allocate
+  and keep MB more, in the order written: `-- sim:grow=300 -- sim:slow=5` grows,
+  then runs on), `-- sim:garbage`, `-- sim:error` (an error message),
+  `-- sim:big=MB` (a reply that large), `-- sim:options` (an info message listing
+  the env's options).
 
     python -m lean_batchd.testing.repl [--import-seconds S] [--import-seconds-per-module S]
-        [--memory-mb M] [--memory-mb-per-module M] [--mapped-mb M] [--closures FILE]
-        [--lean-version V] [--oleans-from V] [--replay TRANSCRIPT]
+        [--memory-mb M] [--memory-mb-per-module M] [--memory-mb-per-command M] [--mapped-mb M]
+        [--closures FILE] [--lean-version V] [--oleans-from V] [--replay TRANSCRIPT]
 
 `--lean-version` is the Lean version it stands in for (default: the one the
 `lean-toolchain` of its working folder names); `--oleans-from V` makes every
@@ -50,6 +58,7 @@ recorded reply bytes are written back unchanged.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import mmap
 import os
@@ -67,7 +76,7 @@ from .lean_text import LeanText, message, span
 
 BANNER = "lean-batchd SIMULATED REPL: not Lean; replies are stand-ins\n"
 _IMPORT_RE = re.compile(r"^\s*(?:public\s+)?(?:meta\s+)?import\s+(?:all\s+)?(\S+)", re.MULTILINE)
-_FAULT_RE = re.compile(r"--\s*sim:(crash|hang|garbage|error|slow=([0-9.]+)|spike=([0-9.]+)|big=([0-9.]+))")
+_FAULT_RE = re.compile(r"--\s*sim:(crash|hang|garbage|error|slow=([0-9.]+)|grow=([0-9.]+)|big=([0-9.]+))")
 _OPTIONS_RE = re.compile(r"--\s*sim:options")
 UNDECLARED = "sim.undeclared"
 """Options under this name are unknown to the stand-in, as an option no import declares is to Lean."""
@@ -94,6 +103,14 @@ def read_requests(stream: Any) -> Any:
         yield "".join(lines)
 
 
+def out_of_memory() -> None:
+    """What Lean's runtime does when an allocation fails (`lean_internal_panic`: message, exit 1)."""
+    _HOLD.clear()
+    sys.stderr.write("INTERNAL PANIC: out of memory\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
 def die(message: str, raw: bool = False) -> None:
     """Exit as the REPL does on an exception nothing catches: a parse error's text is JSON, an
     I/O error's is Lean's own (`raw`)."""
@@ -104,12 +121,21 @@ def die(message: str, raw: bool = False) -> None:
 
 
 def allocate(mb: float) -> None:
-    """Real private dirty memory: every page written."""
+    """Real private dirty memory, every page present: an anonymous private mapping populated by
+    the kernel in one call (half the cost of touching each page; the pages count as private
+    dirty all the same). A refused mapping is running out of memory, as in Lean."""
     if mb <= 0:
         return
-    block = bytearray(int(mb * 1024 * 1024))
-    view = memoryview(block)
-    view[::4096] = b"\x01" * len(range(0, len(block), 4096))
+    size = int(mb * 1024 * 1024)
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    try:
+        block = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate)
+    except OSError as e:
+        if e.errno == errno.ENOMEM:
+            raise MemoryError from e
+        raise
+    if not populate:
+        memoryview(block)[::4096] = b"\x01" * len(range(0, size, 4096))
     _HOLD.append(block)
 
 
@@ -219,6 +245,8 @@ class Simulator:
         if env is None:
             failed = self.do_import(text)
             messages += [failed] if failed is not None else []
+        else:
+            allocate(self.args.memory_mb_per_command)
         parent = EnvState() if env is None else self.envs[env]
         messages += self.faults(text)["messages"]
         lean = LeanText.read(text)
@@ -373,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--import-seconds-per-module", type=float, default=0.0)
     p.add_argument("--memory-mb", type=float, default=0.0)
     p.add_argument("--memory-mb-per-module", type=float, default=0.0)
+    p.add_argument("--memory-mb-per-command", type=float, default=0.0, help="kept by every command after the import")
     p.add_argument("--mapped-mb", type=float, default=0.0, help="shared read-only mapped memory, like .olean files")
     p.add_argument("--closures", help="JSON file: module -> closure size (default: 1 per import)")
     p.add_argument("--lean-version", help="the Lean version it stands in for (default: the project's)")
@@ -384,16 +413,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         return replay(args.replay)
     sim = Simulator(args)
-    for text in read_requests(sys.stdin):
-        if text.startswith(("#", "--")):
-            continue
-        try:
-            obj = json.loads(text)
-        except ValueError as e:
-            die(f"invalid JSON: {e}")
-        reply = sim.handle(obj)
-        sys.stdout.write(pretty(reply) + "\n\n")
-        sys.stdout.flush()
+    try:
+        for text in read_requests(sys.stdin):
+            if text.startswith(("#", "--")):
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError as e:
+                die(f"invalid JSON: {e}")
+            reply = sim.handle(obj)
+            sys.stdout.write(pretty(reply) + "\n\n")
+            sys.stdout.flush()
+    except MemoryError:
+        out_of_memory()
     return 0
 
 

@@ -20,7 +20,13 @@ class FailureKind(StrEnum):
     incompatible .olean, ...), or Lean refused an option Lake passes."""
     SPAWN_FAILED = "spawn-failed"
     QUEUE_TIMEOUT = "queue-timeout"
+    MEMORY = "memory"
+    """Stopped for memory mid-request: over its hard ceiling, out of address space, or the machine
+    ran out; the worker's tree was killed and a replacement is warming."""
     MEMORY_REFUSED = "memory-refused"
+    """A new worker for this session cannot fit (its cost is above the budget or the hard ceiling)."""
+    MEMORY_PRESSURE = "memory-pressure"
+    """The machine stayed short of memory for the whole queue wait: no new worker was started."""
     RESTART_LIMIT = "restart-limit"
     CLOSED = "closed"
 

@@ -1,17 +1,20 @@
 """Process guard: runs a worker command so that nothing of it outlives its owner.
 
-Run as `python -I -S guard.py -- COMMAND...` (no site, no package imports:
-it starts in ~15 ms). It leads a new process group (the pool starts it with
+Run as `python -I -S guard.py [--address-space-mb MB] -- COMMAND...` (no
+site, no package imports: it starts in ~15 ms). It leads a new process group (the pool starts it with
 `start_new_session`), asks Linux to signal it when the owner's spawning
 thread dies (`PR_SET_PDEATHSIG`), becomes a subreaper so that grandchildren
 (`lake env` runs the REPL as a child) stay in reach, and on any ending --
 its owner gone, a signal, or the command's exit -- kills the whole group.
 Its own copies of stdin/stdout/stderr are closed, so the owner sees the
-command's EOF at once.
+command's EOF at once. With `--address-space-mb`, the command (and so every
+process it starts: limits are inherited) runs under that `RLIMIT_AS`; the
+guard itself does not.
 """
 
 import ctypes
 import os
+import resource
 import signal
 import sys
 
@@ -27,7 +30,10 @@ def _kill_group(signum: int = 0, frame: object = None) -> None:
 
 
 def main() -> int:
-    argv = sys.argv[sys.argv.index("--") + 1 :]
+    split = sys.argv.index("--")
+    argv = sys.argv[split + 1 :]
+    options = sys.argv[1:split]
+    address_space = int(float(options[options.index("--address-space-mb") + 1]) * 2**20) if options else None
     owner = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -42,9 +48,11 @@ def main() -> int:
     child = os.fork()
     if child == 0:
         try:
+            if address_space is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
             os.execvp(argv[0], argv)
-        except OSError as e:
-            os.write(2, f"lean-batchd guard: cannot run {argv[0]}: {e.strerror}\n".encode())
+        except (OSError, ValueError) as e:
+            os.write(2, f"lean-batchd guard: cannot run {argv[0]}: {getattr(e, 'strerror', None) or e}\n".encode())
             os._exit(127)
     report = os.dup(2)
     null = os.open(os.devnull, os.O_RDWR)

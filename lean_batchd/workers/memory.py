@@ -9,6 +9,7 @@ process in its tree (`lake env` runs the REPL as a child), read from
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import psutil
@@ -62,19 +63,46 @@ def _rollup(pid: int) -> dict[str, int] | None:
     return out
 
 
-def measure_tree(pid: int) -> MemoryFigures:
-    """Figures for `pid` and all its descendants; a vanished process counts as nothing."""
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from `/proc/PID/task/TID/children` (a few reads, where psutil
+    scans the whole process table); psutil where the kernel lacks those files."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue  # gone
+        found.append(current)
+        for tid in tasks:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children", encoding="ascii") as f:
+                    todo.extend(int(child) for child in f.read().split())
+            except FileNotFoundError:
+                if not os.path.exists(f"/proc/{current}/task/{tid}"):
+                    continue  # the thread ended meanwhile
+                return _tree_psutil(pid)
+            except OSError:
+                continue
+    return found
+
+
+def _tree_psutil(pid: int) -> list[int]:
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [pid, *(p.pid for p in root.children(recursive=True))]
     except psutil.Error:
-        return NOTHING
+        return []
+
+
+def measure_tree(pid: int) -> MemoryFigures:
+    """Figures for `pid` and all its descendants; a vanished process counts as nothing."""
     rss = pss = private = swap = count = 0
-    for proc in procs:
-        figures = _rollup(proc.pid)
+    for member in _tree(pid):
+        figures = _rollup(member)
         if figures is None:
             try:
-                info = proc.memory_info()
+                info = psutil.Process(member).memory_info()
             except psutil.Error:
                 continue
             figures = {"rss": info.rss // 1024, "pss": info.rss // 1024, "private": info.rss // 1024, "swap": 0}

@@ -9,6 +9,8 @@ otherwise queues: a real FIFO queue with a timeout, visible in the snapshot.
 Timeouts, crashes and cancellations kill the worker's process group, reap
 it, return a typed failure and start a replacement in the background.
 
+Memory is held within limits while workers run (`memory_policy.py`).
+
 Cancellation is an ordinary path at every stage. A lease cancelled while
 queued leaves the queue. A worker's start (spawn and import) belongs to the
 pool, not to the lease waiting for it: cancelled while its worker starts or
@@ -27,20 +29,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..plan.keys import RestartPolicy, SessionKey
+from . import recycling
 from .failures import FailureKind, LeaseRefused, WorkerFailure
-from .memory import measure_tree
-from .protocol import Command, Reply, Request
+from .history import SessionHistory
+from .lease import Lease
+from .memory import NOTHING, measure_tree
+from .memory_policy import MemoryPolicy
+from .pool_config import PoolConfig, PoolSnapshot
 from .worker import Worker, WorkerInfo, WorkerState
 
+__all__ = ["Lease", "PoolConfig", "PoolSnapshot", "WorkerPool"]
+
 T = TypeVar("T")
-LIVE = (WorkerState.STARTING, WorkerState.IMPORTING, WorkerState.WARM, WorkerState.BUSY)
-STARTING = (WorkerState.STARTING, WorkerState.IMPORTING)
+LIVE = recycling.LIVE
+STARTING = recycling.STARTING
 WORKER_FAULTS = frozenset(
     {FailureKind.CRASH, FailureKind.TIMEOUT, FailureKind.PROTOCOL, FailureKind.IMPORT_FAILED, FailureKind.SPAWN_FAILED}
 )
@@ -48,102 +56,25 @@ WORKER_FAULTS = frozenset(
 restart limit); a cancellation or a stop the pool itself decided says nothing about them."""
 
 
-@dataclass(frozen=True, slots=True)
-class PoolConfig:
-    max_workers: int = 4
-    max_workers_per_key: int = 1
-    memory_budget_mb: float | None = None
-    """Charged memory (private + swap of each worker's process tree) the pool stays within."""
-    worker_ceiling_mb: float | None = None
-    idle_ttl: float | None = 600.0
-    max_requests: int | None = None
-    max_age: float | None = None
-    request_timeout: float | None = 120.0
-    import_timeout: float | None = 600.0
-    queue_timeout: float = 60.0
-    restart_limit: int = 16
-    restart_window: float = 60.0
-    backoff_base: float = 0.25
-    backoff_max: float = 10.0
-    housekeeping_interval: float = 1.0
-    estimate_base_mb: float = 64.0
-    estimate_per_module_mb: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSnapshot:
-    workers: tuple[WorkerInfo, ...]
-    queue_depth: int
-    charged_mb: float
-    budget_mb: float | None
-    counters: dict[str, float]
-    import_seconds: dict[str, float]
-    """Last import time per session key digest."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "workers": [w.to_json() for w in self.workers],
-            "queueDepth": self.queue_depth,
-            "chargedMb": round(self.charged_mb, 1),
-            "budgetMb": self.budget_mb,
-            "counters": dict(self.counters),
-            "importSeconds": {k: round(v, 3) for k, v in self.import_seconds.items()},
-        }
-
-
 @dataclass(slots=True)
 class _Waiter:
     key: SessionKey
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    needs_room: bool = True
+    """False while it only waits for a worker of its own key (busy, or starting): then it does not
+    hold back the waiters behind it, which may need room for other keys."""
 
 
-class Lease:
-    """Exclusive use of one warm worker; every command runs against the session's import."""
-
-    def __init__(self, pool: WorkerPool, worker: Worker) -> None:
-        self._pool = pool
-        self.worker = worker
-        self.lost: WorkerFailure | None = None
-
-    @property
-    def key(self) -> SessionKey:
-        return self.worker.key
-
-    async def run(self, request: Request | str, timeout: float | None = None) -> Reply | WorkerFailure:
-        if self.lost is not None:
-            return self.lost
-        if isinstance(request, str):
-            request = Command(request)
-        limit = timeout if timeout is not None else self._pool.config.request_timeout
-        try:
-            reply = await self.worker.run(request, limit)
-        except asyncio.CancelledError:
-            self.lost = WorkerFailure(FailureKind.CANCELLED, "the request was cancelled", key_digest=self.key.digest)
-            self._pool._lose(self.worker, FailureKind.CANCELLED)
-            raise
-        if isinstance(reply, WorkerFailure):
-            if reply.kind is FailureKind.INVALID_REQUEST:
-                return reply
-            self.lost = WorkerFailure(reply.kind, reply.message, reply.stderr, self.key.digest)
-            self._pool._lose(self.worker, reply.kind)
-            return self.lost
-        return reply
-
-
-class WorkerPool:
+class WorkerPool(MemoryPolicy):
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config or PoolConfig()
         self.workers: list[Worker] = []
         self._queue: deque[_Waiter] = deque()
-        self._costs: dict[str, float] = {}
-        self._costs_by_imports: dict[str, float] = {}
         self._estimates: dict[int, float] = {}
-        self._failures: dict[str, deque[float]] = {}
-        self._consecutive: Counter[str] = Counter()
         self._policies: dict[str, RestartPolicy] = {}
-        self._closures: dict[str, int] = {}
-        self._import_seconds: dict[str, float] = {}
+        self.history = SessionHistory(self.config.estimate_base_mb, self.config.estimate_per_module_mb)
         self.counters: defaultdict[str, float] = defaultdict(float)
+        self._init_memory()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
@@ -157,11 +88,16 @@ class WorkerPool:
 
     @contextlib.asynccontextmanager
     async def lease(
-        self, key: SessionKey, policy: RestartPolicy | None = None, closure_size: int | None = None
+        self,
+        key: SessionKey,
+        policy: RestartPolicy | None = None,
+        closure_size: int | None = None,
+        expect_more: bool = True,
     ) -> AsyncIterator[Lease]:
         got = await self.acquire(key, policy, closure_size)
         if isinstance(got, WorkerFailure):
             raise LeaseRefused(got)
+        got.expect_more = expect_more
         try:
             yield got
         finally:
@@ -179,9 +115,8 @@ class WorkerPool:
             while True:
                 if self._closed:
                     return WorkerFailure(FailureKind.CLOSED, "the pool is closed", key_digest=key.digest)
-                head = (waiter is None and not self._queue) or self._is_head(waiter)
-                got = await self._try_acquire(key, head)
-                if got is not None:
+                got = await self._try_acquire(key, self._is_head(waiter), waiter)
+                if not isinstance(got, bool):
                     if waiter is not None:
                         self.counters["queue_wait_seconds"] += time.monotonic() - queued_at
                     return got
@@ -190,7 +125,16 @@ class WorkerPool:
                     self._queue.append(waiter)
                     self.counters["queue_waits"] += 1
                     queued_at = time.monotonic()
+                waiter.needs_room = got
                 remaining = deadline - time.monotonic()
+                if remaining <= 0 and self._pressure:
+                    self.counters["memory_pressure_refusals"] += 1
+                    return WorkerFailure(
+                        FailureKind.MEMORY_PRESSURE,
+                        f"the machine stayed short of memory for {self.config.queue_timeout:g} s "
+                        f"({self._machine_text()}); no new worker was started",
+                        key_digest=key.digest,
+                    )
                 if remaining <= 0:
                     self.counters["queue_timeouts"] += 1
                     return WorkerFailure(
@@ -208,15 +152,29 @@ class WorkerPool:
                 self._wake()
 
     def release(self, lease: Lease) -> None:
+        """Back from a lease: measured now (~0.4 ms), then warm again, or recycled with its spare."""
         w = lease.worker
         if w.state is not WorkerState.BUSY:
             return
         w.last_used = time.monotonic()
+        w.expected_until = w.last_used + recycling.EXPECTED_SECONDS if lease.expect_more else 0.0
+        if lease.expect_more:
+            asyncio.get_running_loop().call_later(recycling.EXPECTED_SECONDS, self._wake)
+        if w.lost_to is not None:  # stopped for memory just as its request ended
+            self._lose(w, w.lost_to.kind)
+            return
+        self._measure(w)
+        self._track_peak()
+        self.history.grew(w.key, w.expected_growth_mb())
         reason = self._retire_reason(w)
-        if reason is not None:
-            self._retire(w, reason)
+        if reason == "memory-budget" and lease.expect_more:
+            self._hold(w)  # the budget may have room again soon: a wait is cheaper than an import
+        elif reason is not None:
+            self._recycle(w, reason, lease.expect_more)
         else:
             self._set_state(w, WorkerState.WARM)
+            if lease.expect_more and self._coming_recycle(w) is not None:
+                self._start_spare(w)  # it serves one more request while the spare imports
         self._wake()
 
     def prewarm(self, key: SessionKey, policy: RestartPolicy | None = None, closure_size: int | None = None) -> bool:
@@ -226,7 +184,7 @@ class WorkerPool:
         self._ensure_housekeeping()
         if self._closed or any(w.key == key and not w.stale for w in self._live()):
             return False
-        if self._restart_refusal(key) is not None or not self._make_room(key):
+        if self._pressure or self._restart_refusal(key) is not None or not self._make_room(key):
             self.counters["prewarms_skipped"] += 1
             return False
         self.counters["prewarms"] += 1
@@ -287,9 +245,14 @@ class WorkerPool:
             workers=tuple(w.info() for w in self.workers),
             queue_depth=len(self._queue),
             charged_mb=self._charged(),
-            budget_mb=self.config.memory_budget_mb,
+            budget_mb=self.config.memory.budget_mb,
             counters=dict(self.counters),
-            import_seconds=dict(self._import_seconds),
+            import_seconds=dict(self.history.import_seconds),
+            peak_charged_mb=self.peak_charged_mb,
+            recycles=dict(self.recycles),
+            limits=self.config.memory,
+            machine=self._machine,
+            pressure=self._pressure,
         )
 
     # -- admission -------------------------------------------------------------------
@@ -298,33 +261,52 @@ class WorkerPool:
         return [w for w in self.workers if w.state in LIVE]
 
     def _is_head(self, waiter: _Waiter | None) -> bool:
-        return waiter is not None and bool(self._queue) and self._queue[0] is waiter
+        """May this (new, if None) waiter take room? Only when no one ahead of it waits for room."""
+        for ahead in self._queue:
+            if ahead is waiter:
+                return True
+            if ahead.needs_room:
+                return False
+        return True
 
-    async def _try_acquire(self, key: SessionKey, head: bool) -> Lease | WorkerFailure | None:
+    async def _try_acquire(self, key: SessionKey, head: bool, waiter: _Waiter | None) -> Lease | WorkerFailure | bool:
+        """A lease, a refusal, or whether to wait for room (True) or for a worker of `key` (False)."""
+        held = False
         for w in sorted(self._live(), key=lambda w: -w.last_used):
             if w.key == key and w.state is WorkerState.WARM and not w.stale:
+                if w.held_since is not None and not self._room_for_held(w):
+                    held = True
+                    continue
                 self._set_state(w, WorkerState.BUSY)
                 self.counters["reuses"] += 1
                 return Lease(self, w)
+        if held:
+            return False
         refusal = self._restart_refusal(key)
         if refusal is not None:
             return refusal
-        estimate = self._estimate(key)
-        budget = self.config.memory_budget_mb
-        if budget is not None and estimate > budget:
-            self.counters["memory_refusals"] += 1
-            return WorkerFailure(
-                FailureKind.MEMORY_REFUSED,
-                f"a worker for this session is estimated at {estimate:.0f} MB, "
-                f"above the whole budget of {budget:.0f} MB",
-                key_digest=key.digest,
-            )
-        same = [w for w in self._live() if w.key == key and not w.stale]
+        estimate = self.history.estimate(key)
+        limits = self.config.memory
+        for limit, what in ((limits.budget_mb, "the whole budget"), (limits.worker_hard_mb, "the hard ceiling")):
+            if limit is not None and estimate > limit:
+                self.counters["memory_refusals"] += 1
+                return WorkerFailure(
+                    FailureKind.MEMORY_REFUSED,
+                    f"a worker for this session is estimated at {estimate:.0f} MB, above {what} of "
+                    f"{limit:.0f} MB (see --memory-budget and --worker-max-mb)",
+                    key_digest=key.digest,
+                )
+        same = [w for w in self._live() if w.key == key and not w.stale and w.recycle_reason is None]
         if same and len(same) >= self.config.max_workers_per_key:
-            return None  # wait for one of them
-        if not head or not self._make_room(key, for_lease=True):
-            return None
-        await self._backoff(key)
+            return False  # wait for one of them
+        backoff = self.history.backoff(key, self.config.backoff_base, self.config.backoff_max)
+        if backoff > 0:  # workers of this session failed just now: look again later
+            asyncio.get_running_loop().call_later(backoff, self._wake)
+            return True
+        if self._short_of_memory() or not head or not self._make_room(key, for_lease=True):
+            return True
+        if waiter is not None:
+            waiter.needs_room = False  # it has its room: no longer in the way of those behind it
         worker = self._new_worker(key, None)
         worker.claimed = True
         start = self._start_in_background(worker)
@@ -348,55 +330,41 @@ class WorkerPool:
             self._set_state(worker, WorkerState.WARM)
             self._wake()
 
-    def _make_room(self, key: SessionKey, for_lease: bool = False) -> bool:
+    def _make_room(self, key: SessionKey, for_lease: bool = False, spare_of: Worker | None = None) -> bool:
         """Is there room for one more worker for `key`? Evicts LRU idle workers if needed and,
-        for a lease, starts that no lease waits for (prewarms, abandoned starts), newest first."""
-        estimate = self._estimate(key)
-        while not self._fits(estimate):
-            idle = [w for w in self._live() if w.state is WorkerState.WARM]
-            unclaimed = [w for w in self._live() if w.state in STARTING and not w.claimed] if for_lease else []
-            if idle:
-                self.counters["evictions_lru"] += 1
-                self._retire(min(idle, key=lambda w: w.last_used), "evicted (lru)")
-            elif unclaimed:
-                self.counters["evictions_unclaimed_start"] += 1
-                self._retire(max(unclaimed, key=lambda w: w.created), "evicted (unclaimed start)")
-            else:
+        for a lease, starts that no lease waits for (prewarms, spares, abandoned starts)."""
+        estimate = self.history.estimate(key) + (self.history.growth(key) if for_lease else 0.0)
+        while not self._fits(estimate, spare_of):
+            now = time.monotonic()
+            victims = [
+                w
+                for w in recycling.shed_order(self._live(), now, self._wanted())
+                if w is not spare_of and (recycling.idle(w, now) or for_lease)
+            ]
+            if not victims:
                 return False
+            idle = victims[0].state is WorkerState.WARM
+            self.counters["evictions_lru" if idle else "evictions_unclaimed_start"] += 1
+            self._retire(victims[0], "evicted (lru)" if idle else "evicted (unclaimed start)", kill=True)
         return True
 
-    def _fits(self, estimate: float) -> bool:
-        if len(self._live()) >= self.config.max_workers:
+    def _fits(self, estimate: float, spare_of: Worker | None = None) -> bool:
+        """A slot and the budget for `estimate` more. A worker with a spare warming counts with its
+        spare as one slot (the spare takes its place); a spare must fit beside it in memory."""
+        live = self._live()
+        replaced = {id(w) for w in live if w.spare is not None and w.spare.state in LIVE}
+        if spare_of is not None:
+            replaced.add(id(spare_of))
+        if len([w for w in live if id(w) not in replaced]) >= self.config.max_workers:
             return False
-        budget = self.config.memory_budget_mb
-        return budget is None or self._charged() + estimate <= budget
-
-    def _charged(self) -> float:
-        total = 0.0
-        for w in self._live():
-            measured = w.memory.charge_mb
-            total += (
-                measured
-                if w.state in (WorkerState.WARM, WorkerState.BUSY) and measured
-                else max(measured, self._estimates.get(w.id, 0.0))
-            )
-        return total
-
-    def _estimate(self, key: SessionKey) -> float:
-        if key.full_digest in self._costs:
-            return self._costs[key.full_digest]
-        imports = key.header_text()
-        if imports in self._costs_by_imports:
-            return self._costs_by_imports[imports]
-        c = self.config
-        size = self._closures.get(key.full_digest, len(key.imports))
-        return c.estimate_base_mb + c.estimate_per_module_mb * size
+        budget = self.config.memory.planned_mb
+        return budget is None or self._committed() + estimate <= budget
 
     def _remember(self, key: SessionKey, policy: RestartPolicy | None, closure_size: int | None) -> None:
         if policy is not None:
             self._policies[key.full_digest] = policy
         if closure_size is not None:
-            self._closures[key.full_digest] = closure_size
+            self.history.closure(key, closure_size)
 
     def _policy(self, key: SessionKey) -> RestartPolicy:
         return self._policies.get(key.full_digest, RestartPolicy(max_restarts=self.config.restart_limit))
@@ -404,31 +372,21 @@ class WorkerPool:
     def _restart_refusal(self, key: SessionKey) -> WorkerFailure | None:
         policy = self._policy(key)
         window = min(policy.restart_window_seconds, self.config.restart_window)
-        recent = self._failures.get(key.full_digest)
-        if recent is None:
-            return None
-        now = time.monotonic()
-        while recent and now - recent[0] > window:
-            recent.popleft()
-        limit = min(policy.max_restarts, self.config.restart_limit)
-        if len(recent) >= limit:
+        failed = self.history.recent_failures(key, window)
+        if failed >= min(policy.max_restarts, self.config.restart_limit):
             return WorkerFailure(
                 FailureKind.RESTART_LIMIT,
-                f"workers for this session failed {len(recent)} times in {window:g} s; not restarting for now",
+                f"workers for this session failed {failed} times in {window:g} s; not restarting for now",
                 key_digest=key.digest,
             )
         return None
-
-    async def _backoff(self, key: SessionKey) -> None:
-        n = self._consecutive[key.full_digest]
-        if n:
-            await asyncio.sleep(min(self.config.backoff_base * 2 ** (n - 1), self.config.backoff_max))
 
     # -- lifecycle -------------------------------------------------------------------
 
     def _new_worker(self, key: SessionKey, reason: str | None) -> Worker:
         worker = Worker(key, reason, self._notify)
-        self._estimates[worker.id] = self._estimate(key)
+        self._estimates[worker.id] = self.history.estimate(key)
+        worker.prior_growth_mb = self.history.growth(key)
         self.workers.append(worker)
         self._notify(worker)
         return worker
@@ -452,26 +410,28 @@ class WorkerPool:
         Never raises: a start stopped by eviction or by closing the pool is a CLOSED failure."""
         key = worker.key
         try:
-            failure = await worker.start(self.config.import_timeout)
+            failure = await worker.start(self.config.import_timeout, self.config.memory.address_space_mb)
         except asyncio.CancelledError:
             failure = WorkerFailure(FailureKind.CLOSED, "the worker was stopped while it started")
         if failure is None and (self._closed or worker.state is not WorkerState.IMPORTING):
             failure = WorkerFailure(FailureKind.CLOSED, "the worker was stopped while it started")
         if failure is not None:
-            if failure.kind in WORKER_FAULTS:
+            failure = worker.lost_to or failure
+            if failure.kind in WORKER_FAULTS or failure.kind is FailureKind.MEMORY:  # an import too big
                 self._record_failure(key, failure.kind)
+            if failure.kind is FailureKind.MEMORY:
+                self._count_recycle(worker, worker.recycle_reason or "out-of-memory")
             if worker.process is not None:
                 await worker.process.kill()
             self._set_state(worker, WorkerState.DEAD)
             self.workers.remove(worker) if worker in self.workers else None
             self._wake()
             return WorkerFailure(failure.kind, failure.message, failure.stderr, key.digest)
-        self._consecutive[key.full_digest] = 0
         self.counters["spawns"] += 1
-        self._import_seconds[key.digest] = worker.import_seconds or 0.0
         self._measure(worker)
-        self._costs[key.full_digest] = worker.memory.charge_mb
-        self._costs_by_imports[key.header_text()] = worker.memory.charge_mb
+        worker.import_mb = worker.memory.charge_mb
+        worker.recycles = self.history.recycled[key.full_digest]
+        self.history.imported(key, worker.memory.charge_mb, worker.import_seconds or 0.0)
         if worker.claimed:
             self._set_state(worker, WorkerState.BUSY)
         else:
@@ -480,8 +440,7 @@ class WorkerPool:
         return None
 
     def _record_failure(self, key: SessionKey, kind: FailureKind) -> None:
-        self._failures.setdefault(key.full_digest, deque()).append(time.monotonic())
-        self._consecutive[key.full_digest] += 1
+        self.history.failed(key)
         self.counters[f"failures_{kind}"] += 1
 
     def _lose(self, worker: Worker, kind: FailureKind) -> None:
@@ -494,10 +453,9 @@ class WorkerPool:
         if kind in WORKER_FAULTS:
             self._record_failure(worker.key, kind)
         self._retire(worker, str(kind), kill=True)
-        if not self._closed and self._restart_refusal(worker.key) is None:
-            replacement_reason = f"replacing a worker lost to {kind}"
-            if self._make_room(worker.key):
-                self._start_in_background(self._new_worker(worker.key, replacement_reason))
+        if kind is FailureKind.MEMORY:
+            self._count_recycle(worker, worker.recycle_reason or "out-of-memory")
+        self._start_spare(worker, f"replacing a worker lost to {kind}")
 
     def _retire(self, worker: Worker, reason: str, kill: bool = False) -> None:
         starting = worker.state in STARTING
@@ -524,25 +482,26 @@ class WorkerPool:
         self._wake()
 
     def _retire_reason(self, w: Worker) -> str | None:
-        """Why a worker coming back from a lease should retire. Memory is the last sample
-        (housekeeping measures every interval): measuring a process tree costs ~1 ms."""
-        c = self.config
-        policy = self._policy(w.key)
-        max_requests = policy.max_requests or c.max_requests
+        """Why a worker coming back from a lease should not take another request."""
         if w.stale:
             return "stale"
-        if max_requests is not None and w.requests >= max_requests:
+        if w.recycle_reason is not None:
+            return w.recycle_reason
+        return self._own_limit(w) or self._memory_reason(w)
+
+    def _own_limit(self, w: Worker, ahead: int = 0) -> str | None:
+        """Its request count or age, after `ahead` more requests."""
+        c = self.config
+        max_requests = self._policy(w.key).max_requests or c.max_requests
+        if max_requests is not None and w.requests + ahead >= max_requests:
             return "max-requests"
         if c.max_age is not None and time.monotonic() - w.created >= c.max_age:
             return "max-age"
-        ceiling = policy.max_rss_mb or c.worker_ceiling_mb
-        if ceiling is not None and w.memory.charge_mb > ceiling:
-            return "memory-ceiling"
         return None
 
     def _measure(self, worker: Worker) -> None:
-        if worker.process is not None and worker.process.alive:
-            worker.memory = measure_tree(worker.process.pid)
+        if worker.process is not None:
+            worker.memory = measure_tree(worker.process.pid) if worker.process.alive else NOTHING
 
     async def _settle(self) -> None:
         """Wait for background stops to finish (used by explicit eviction)."""
@@ -573,23 +532,34 @@ class WorkerPool:
             self._housekeeping = asyncio.get_running_loop().create_task(self._keep_house(), name="pool-housekeeping")
 
     async def _keep_house(self) -> None:
-        """Sample memory, reap idle workers past their TTL, retire idle ones over the ceiling."""
+        """Every `sample_interval`: measure busy and starting workers and hold the memory limits;
+        every `housekeeping_interval`: measure idle ones, reap those idle too long, notice deaths."""
         c = self.config
+        interval = min(c.memory.sample_interval, c.housekeeping_interval)
+        last_round = time.monotonic()
         while not self._closed:
-            await asyncio.sleep(c.housekeeping_interval)
+            await asyncio.sleep(interval)
             now = time.monotonic()
-            for w in self._live():
-                self._measure(w)
-                if w.state is not WorkerState.WARM:
-                    continue
-                ttl = self._policy(w.key).idle_seconds or c.idle_ttl
-                if ttl is not None and now - w.last_used > ttl:
-                    self._retire(w, "idle")
-                elif (
-                    ceiling := self._policy(w.key).max_rss_mb or c.worker_ceiling_mb
-                ) and w.memory.charge_mb > ceiling:
-                    self._retire(w, "memory-ceiling")
-                elif w.process is not None and not w.process.alive:
-                    self.counters["crashes"] += 1
-                    self._record_failure(w.key, FailureKind.CRASH)
-                    self._retire(w, "crash", kill=True)
+            full_round = now - last_round >= c.housekeeping_interval - interval / 2
+            if full_round:
+                last_round = now
+            for w in self._holding():
+                if full_round or w.state is not WorkerState.WARM:
+                    self._measure(w)
+            self._track_peak()
+            self._hold_limits()
+            if full_round:
+                self._reap_idle(now)
+
+    def _reap_idle(self, now: float) -> None:
+        c = self.config
+        for w in self._live():
+            if w.state is not WorkerState.WARM:
+                continue
+            ttl = self._policy(w.key).idle_seconds or c.idle_ttl
+            if ttl is not None and now - w.last_used > ttl:
+                self._retire(w, "idle")
+            elif w.process is not None and not w.process.alive:
+                self.counters["crashes"] += 1
+                self._record_failure(w.key, FailureKind.CRASH)
+                self._retire(w, "crash", kill=True)

@@ -20,6 +20,9 @@ STREAM_LIMIT = 1 << 24
 MAX_REPLY_BYTES = 1 << 30
 """A reply larger than this is a protocol failure (the worker is retired), not a memory blow-up."""
 STDERR_LINES = 60
+OUT_OF_MEMORY = ("INTERNAL PANIC: out of memory", "std::bad_alloc")
+"""What Lean prints when an allocation fails (`lean_internal_panic_out_of_memory` in
+leanprover/lean4 src/runtime/object.cpp; C++ code paths throw `std::bad_alloc`)."""
 
 
 class ReplProcess:
@@ -33,7 +36,7 @@ class ReplProcess:
 
     @classmethod
     async def spawn(
-        cls, argv: tuple[str, ...], cwd: str, env: dict[str, str] | None = None
+        cls, argv: tuple[str, ...], cwd: str, env: dict[str, str] | None = None, address_space_mb: float | None = None
     ) -> ReplProcess | WorkerFailure:
         """Start `argv` in `cwd` inside a new process group led by the guard (see `guard.py`).
 
@@ -44,10 +47,11 @@ class ReplProcess:
         async def unown(proc: asyncio.subprocess.Process) -> None:
             await cls(proc, argv).kill()
 
+        limit = ("--address-space-mb", str(address_space_mb)) if address_space_mb is not None else ()
         try:
             proc = await run_to_end(
                 asyncio.create_subprocess_exec(
-                    sys.executable, "-I", "-S", GUARD, "--", *argv,
+                    sys.executable, "-I", "-S", GUARD, *limit, "--", *argv,
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
@@ -142,7 +146,10 @@ class ReplProcess:
         how = said[-1].removeprefix("lean-batchd guard: the worker ").strip() if said else None
         if how is None:
             how = f"exited (code {code})" if code is not None else "closed its output"
-        return WorkerFailure(FailureKind.CRASH, f"the worker {how}", self.stderr_tail())
+        tail = self.stderr_tail()
+        if any(sign in tail for sign in OUT_OF_MEMORY):
+            return WorkerFailure(FailureKind.MEMORY, f"the worker ran out of memory ({how})", tail)
+        return WorkerFailure(FailureKind.CRASH, f"the worker {how}", tail)
 
     async def _settle_stderr(self) -> None:
         with contextlib.suppress(TimeoutError):

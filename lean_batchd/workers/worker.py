@@ -50,7 +50,13 @@ class WorkerInfo:
     state: WorkerState
     stale: bool
     memory: MemoryFigures
+    growth_mb: float
+    """Charged memory gained since the import finished (the REPL frees nothing)."""
     requests: int
+    recycles: int
+    """How many of this session's workers the pool recycled before this one (memory, requests)."""
+    recycle_pending: str | None
+    """Why this worker will be recycled after its request, if it will."""
     age_seconds: float
     idle_seconds: float
     import_seconds: float | None
@@ -65,7 +71,10 @@ class WorkerInfo:
             "state": str(self.state),
             "stale": self.stale,
             "memory": self.memory.to_json(),
+            "growthMb": round(self.growth_mb, 1),
             "requests": self.requests,
+            "recycles": self.recycles,
+            "recyclePending": self.recycle_pending,
             "ageSeconds": round(self.age_seconds, 3),
             "idleSeconds": round(self.idle_seconds, 3),
             "importSeconds": None if self.import_seconds is None else round(self.import_seconds, 3),
@@ -115,6 +124,8 @@ class Worker:
         self.envs: set[int] = set()
         self.proof_states: set[int] = set()
         self.requests = 0
+        self.answered = 0
+        """Requests that got a reply (`requests` counts the one in flight too)."""
         self.created = time.monotonic()
         self.last_used = self.created
         self.import_seconds: float | None = None
@@ -123,11 +134,35 @@ class Worker:
         self.claimed = False
         """A lease is waiting for this worker's start (else the start is a prewarm's, or abandoned)."""
         self.starting: asyncio.Task[WorkerFailure | None] | None = None
+        self.import_mb = 0.0
+        """Charged memory right after the import: growth is measured from here."""
+        self.recycle_reason: str | None = None
+        """Set while busy when a limit was crossed: recycled once its request is done."""
+        self.spare: Worker | None = None
+        """The worker warming to take this one's place."""
+        self.lost_to: WorkerFailure | None = None
+        """Why the pool killed this worker mid-request (its request's outcome says so)."""
+        self.prior_growth_mb = 0.0
+        """Growth per request seen on earlier workers of this session (or of the pool)."""
+        self.expected_until = 0.0
+        """Until when another request is expected (its last lease said more would follow)."""
+        self.held_since: float | None = None
+        """Since when it waits, idle, for the budget to have room for its next request."""
+        self.recycles = 0
 
     def set_state(self, state: WorkerState) -> None:
         self.state = state
         if self._on_change is not None:
             self._on_change(self)
+
+    @property
+    def growth_mb(self) -> float:
+        return max(0.0, self.memory.charge_mb - self.import_mb) if self.base_env is not None else 0.0
+
+    def expected_growth_mb(self) -> float:
+        """What its next request will probably add: the mean growth per request so far, or before
+        its first request what its session's (or the pool's) requests have added."""
+        return self.growth_mb / self.answered if self.answered else self.prior_growth_mb
 
     def info(self) -> WorkerInfo:
         now = time.monotonic()
@@ -139,18 +174,21 @@ class Worker:
             state=WorkerState.STALE if self.stale and self.state is WorkerState.WARM else self.state,
             stale=self.stale,
             memory=self.memory,
+            growth_mb=self.growth_mb,
             requests=self.requests,
+            recycles=self.recycles,
+            recycle_pending=self.recycle_reason,
             age_seconds=now - self.created,
             idle_seconds=now - self.last_used if self.state is WorkerState.WARM else 0.0,
             import_seconds=self.import_seconds,
             last_restart_reason=self.restart_reason,
         )
 
-    async def start(self, timeout: float | None) -> WorkerFailure | None:
+    async def start(self, timeout: float | None, address_space_mb: float | None = None) -> WorkerFailure | None:
         """Spawn, import the session's header (the process's first and only env-less command),
         then set Lake's options on that env."""
         key = self.key
-        spawned = await ReplProcess.spawn(key.worker_command, key.project_root)
+        spawned = await ReplProcess.spawn(key.worker_command, key.project_root, address_space_mb=address_space_mb)
         if isinstance(spawned, WorkerFailure):
             return spawned
         self.process = spawned
@@ -235,6 +273,7 @@ class Worker:
         assert self.process is not None
         self.requests += 1
         reply = await self.process.request(bound, timeout)
+        self.answered += 1
         if isinstance(reply, CommandReply):
             self.envs.add(reply.env)
             self.proof_states.update(s.proof_state for s in reply.sorries if s.proof_state is not None)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from lean_batchd.workers.failures import FailureKind, LeaseRefused, WorkerFailure
+from lean_batchd.workers.limits import MemoryLimits
 from lean_batchd.workers.pool import PoolConfig, WorkerPool
 from lean_batchd.workers.protocol import CommandReply, ReplError
 from tests.conftest import REPO
@@ -156,7 +157,9 @@ def test_memory_budget_is_respected_and_memory_is_measured_right(make_key: KeyFa
         assert w.memory.processes == 2  # the guard and the REPL
 
     budget = 150.0
-    config = PoolConfig(max_workers=10, memory_budget_mb=budget, estimate_base_mb=55, estimate_per_module_mb=0)
+    config = PoolConfig(
+        max_workers=10, memory=MemoryLimits(budget_mb=budget), estimate_base_mb=55, estimate_per_module_mb=0
+    )
     run(config, body)
     one_worker = 55.0
     assert max(peaks) <= budget + one_worker
@@ -168,7 +171,7 @@ def test_a_worker_too_big_for_the_budget_is_refused(make_key: KeyFactory) -> Non
         assert isinstance(got, WorkerFailure) and got.kind is FailureKind.MEMORY_REFUSED
         assert pool.counters["memory_refusals"] == 1
 
-    run(PoolConfig(memory_budget_mb=1000, estimate_per_module_mb=1), body)
+    run(PoolConfig(memory=MemoryLimits(budget_mb=1000), estimate_per_module_mb=1), body)
 
 
 def test_idle_workers_are_reaped_on_a_timer(make_key: KeyFactory) -> None:
@@ -378,9 +381,26 @@ def test_a_worker_over_its_memory_ceiling_retires(make_key: KeyFactory) -> None:
     async def body(pool: WorkerPool) -> None:
         first = await pid_of(pool, key)
         async with pool.lease(key) as lease:
-            await lease.run("-- sim:spike=80")
+            await lease.run("-- sim:grow=80")
             await asyncio.sleep(0.35)  # housekeeping samples the busy worker
         assert pool.counters["retired_memory-ceiling"] == 1
         assert await pid_of(pool, key) != first
 
-    run(PoolConfig(worker_ceiling_mb=60, housekeeping_interval=0.1), body)
+    run(PoolConfig(memory=MemoryLimits(worker_max_mb=60), housekeeping_interval=0.1), body)
+
+
+def test_concurrent_leases_never_exceed_max_workers(make_key: KeyFactory) -> None:
+    keys = [make_key(f"K{i}", import_seconds=0.1) for i in range(10)]
+    live_counts: list[int] = []
+
+    async def body(pool: WorkerPool) -> None:
+        pool.on_change(
+            lambda info: live_counts.append(
+                sum(str(w.state) in ("starting", "importing", "warm", "busy") for w in pool.workers)
+            )
+        )
+        replies = await asyncio.gather(*(pid_of(pool, keys[i % 10]) for i in range(30)))
+        assert len(replies) == 30
+
+    run(PoolConfig(max_workers=2), body)
+    assert live_counts and max(live_counts) <= 2

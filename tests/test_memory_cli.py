@@ -1,0 +1,93 @@
+"""Bounded memory as users see it: the derived budget, `check --json`'s `memory` object, a file
+stopped for memory, the daemon's status and `workerChanged` (SIMULATED REPL, real allocations)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lean_batchd.testing.workload import generate_workload
+from lean_batchd.workers.limits import MemoryLimits, machine_memory
+from tests.server.test_cancellation import Client, document
+from tests.server.test_daemon import receive
+from tests.test_check_cli import SIM, lean_batchd
+from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
+
+
+def summary(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode in (0, 1), done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)["summary"]
+    return result
+
+
+def test_check_is_bounded_by_default_and_reports_its_memory(demo: Path) -> None:
+    before = machine_memory()
+    memory = summary(lean_batchd("check", str(demo), *SIM, "--no-daemon", "--json"))["memory"]
+    after = machine_memory()
+    expected = {round(MemoryLimits.derived(m).budget_mb or 0) for m in (before, after)}
+    assert min(expected) - 64 <= memory["budgetMb"] <= max(expected) + 64  # half the machine, 3/4 of available
+    assert 0 < memory["peakChargedMb"] < memory["budgetMb"]
+    assert memory["recycled"] == 0 and memory["recycles"] == {}
+
+
+def test_simulated_growth_recycles_and_says_why(tmp_path: Path) -> None:
+    work = generate_workload(tmp_path / "work", files=3, headers=1)  # three files, one REPL session
+    growth = ["--sim-memory-mb", "20", "--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "50"]
+    done = lean_batchd("check", str(work.files), *SIM, *growth, "--no-daemon", "--json")
+    memory = summary(done)["memory"]
+    assert memory["recycles"] == {"memory-growth": 1}  # after the second file: 80 MB grown, over 50
+    assert memory["recycled"] == 1 and memory["peakChargedMb"] >= 20 + 2 * 40
+    assert summary(done)["statuses"]["ok"] == 3
+
+
+def test_a_file_over_the_hard_ceiling_gets_a_memory_outcome(demo: Path) -> None:
+    greedy = demo / "src/Demo/Scratch.lean"
+    greedy.write_text(greedy.read_text() + "\n-- sim:grow=400 -- sim:slow=20\n")
+    began = time.monotonic()
+    done = lean_batchd("check", str(demo / "src/Demo"), *SIM, "--worker-max-mb", "150", "--no-daemon", "--json")
+    assert done.returncode == 1 and time.monotonic() - began < 20
+    files = {Path(f["path"]).name: f for f in json.loads(done.stdout)["files"]}
+    assert files["Scratch.lean"]["status"] == "memory" and "hard ceiling of 300 MB" in files["Scratch.lean"]["detail"]
+    assert {f["status"] for name, f in files.items() if name != "Scratch.lean"} == {"ok"}
+    memory = json.loads(done.stdout)["summary"]["memory"]
+    assert memory["recycles"] == {"memory-hard": 1}
+
+
+def test_the_daemon_shows_growth_and_recycles(demo: Path, tmp_path: Path) -> None:
+    socket = tmp_path / "d.sock"
+    serve = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM]
+    growth = ["--sim-memory-mb", "20", "--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "100"]
+    daemon = subprocess.Popen([*serve, *growth, "--no-prewarm"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client = Client(socket, demo)
+        main = demo / "Main.lean"
+        changes: list[dict[str, Any]] = []
+        for _ in range(4):
+            msg_id = client.start("$/leanBatchd/run", document(main, command="def x := 1"))
+            while True:
+                message = receive(client.sock)
+                if message.get("method") == "$/leanBatchd/workerChanged":
+                    changes.append(message["params"])  # type: ignore[arg-type]
+                if message.get("id") == msg_id:
+                    assert "result" in message, message
+                    break
+        status = client.call("$/leanBatchd/status")["result"]["pool"]
+        assert status["recycles"] == {"memory-growth": 1}  # 3 commands of 40 MB passed the 100 MB growth limit
+        assert status["budgetMb"] > 0 and status["limits"]["maxGrowthMb"] == 100 and status["limits"]["derivedFrom"]
+        (worker,) = [w for w in status["workers"] if w["state"] == "warm"]
+        assert worker["recycles"] == 1 and worker["requests"] == 1 and 30 <= worker["growthMb"] <= 50
+        assert any(c["recycles"] == 1 and c["growthMb"] >= 0 for c in changes)
+        assert max(c["growthMb"] for c in changes) >= 100
+        text = lean_batchd("status", "--socket", str(socket)).stdout
+        assert "recycled: 1 memory-growth" in text and "since import" in text
+        client.close()
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
