@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from .address import EXIT_ALREADY_RUNNING, UnsafePath, check_folder, connect_unix, log_path, open_log
+from .address import EXIT_ALREADY_RUNNING, UnsafePath, check_folder, connect_unix, lock_path, log_path, open_log
 
 START_TIMEOUT = 20.0
 
@@ -68,6 +68,8 @@ def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) 
         except UnsafePath as e:
             return str(e)
         if sock is not None:
+            if started is not None:
+                _retire_if_late(path, started)
             return sock
         if started is not None and started.poll() is not None:
             if started.returncode == EXIT_ALREADY_RUNNING:  # another daemon won the race: wait for it
@@ -76,6 +78,22 @@ def wait_for_daemon(path: Path, started: subprocess.Popen[bytes] | None = None) 
             return f"the daemon exited with code {started.returncode} before it answered{_log_tail(path)}"
         time.sleep(0.05)
     return f"the daemon did not start within {START_TIMEOUT:g} s (see {log_path(path)})"
+
+
+def _retire_if_late(path: Path, started: subprocess.Popen[bytes]) -> None:
+    """Stop the daemon we started when another one answered first and ours does not hold the
+    lock: still starting on a loaded machine, it would otherwise take the socket over as soon
+    as the one we use stops, and linger with nobody asking for it."""
+    if started.poll() is not None:
+        return
+    try:
+        holder = lock_path(path).read_bytes().strip()
+    except OSError:
+        holder = b""
+    if holder != str(started.pid).encode():
+        started.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            started.wait(timeout=5)
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:

@@ -80,6 +80,8 @@ class _UnixListener:
             os.close(fd)
             raise DaemonError(f"a lean-batchd daemon already serves {self.path}", EXIT_ALREADY_RUNNING) from None
         self.lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%d\n" % os.getpid())  # who holds it: see `bridge.wait_for_daemon`
         if self.path.exists():
             if _probe(self.path):
                 raise DaemonError(f"a lean-batchd daemon already serves {self.path}", EXIT_ALREADY_RUNNING)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from lean_batchd.server.address import UnsafePath, check_socket, connect_unix, open_log
+from lean_batchd.server.bridge import wait_for_daemon
 from tests.server.conftest import SIMULATED, call, hello, raw, serving
 from tests.workers.conftest import wait_until
 
@@ -226,3 +227,20 @@ def test_simultaneous_bridges_agree_on_one_daemon() -> None:
             hello(s)
             call(s, "$/leanBatchd/stopDaemon")
         assert wait_until(lambda: not path.exists(), timeout=15)
+
+
+def test_a_daemon_started_too_late_is_stopped_once_another_answers() -> None:
+    """Four bridges start four daemons; one wins. A loser still importing Python on a loaded
+    machine when the winner stops would take the socket over later and linger unasked."""
+    path = short_folder() / "d.sock"
+    with serving(path) as winner:
+        assert (path.parent / "d.sock.lock").read_text().strip() == str(winner.pid)
+        slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            sock = wait_for_daemon(path, slow)
+            assert isinstance(sock, socket.socket)
+            sock.close()
+            assert slow.poll() is not None, "the late daemon still runs"
+        finally:
+            slow.kill()
+            slow.wait()
