@@ -132,7 +132,39 @@ def _memory_limits(args: argparse.Namespace) -> MemoryLimits:
 
 
 def _budget(value: str) -> float | str:
-    return "off" if value == "off" else float(value)
+    return "off" if value == "off" else _megabytes(value)
+
+
+def _megabytes(value: str) -> float:
+    try:
+        got = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of MB, not {value!r}") from None
+    if not got > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 MB, not {value}")
+    return got
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        got = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if got < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, not {got}")
+    return got
+
+
+def _worker_settings(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """The worker limits given on the command line (a daemon already running keeps its own)."""
+    given = (
+        ("--memory-budget", args.memory_budget),
+        ("--worker-max-mb", args.worker_max_mb),
+        ("--worker-max-growth-mb", args.worker_max_growth_mb),
+        ("--worker-address-space-mb", args.worker_address_space_mb),
+        ("--worker-max-requests", args.worker_max_requests),
+    )
+    return [(flag, value) for flag, value in given if value is not None]
 
 
 def _worker_flags(p: argparse.ArgumentParser) -> None:
@@ -149,12 +181,12 @@ def _worker_flags(p: argparse.ArgumentParser) -> None:
         "at most 3/4 of what is available at start; `off`: no budget)",
     )  # fmt: skip
     p.add_argument(
-        "--worker-max-mb", type=float, metavar="MB",
+        "--worker-max-mb", type=_megabytes, metavar="MB",
         help="soft ceiling per worker: recycled after its request when over (default: 3/4 of the budget); "
         "stopped mid-request at twice this, or the whole budget",
     )  # fmt: skip
     p.add_argument(
-        "--worker-max-growth-mb", type=float, metavar="MB",
+        "--worker-max-growth-mb", type=_megabytes, metavar="MB",
         help="recycle a worker grown this much since its import (default: its import's cost, at least 256 MB)",
     )  # fmt: skip
     p.add_argument(
@@ -162,7 +194,7 @@ def _worker_flags(p: argparse.ArgumentParser) -> None:
         help="recycle a worker after N requests (default 500, docs/memory.md; 0: never)",
     )  # fmt: skip
     p.add_argument(
-        "--worker-address-space-mb", type=float, metavar="MB",
+        "--worker-address-space-mb", type=_megabytes, metavar="MB",
         help="RLIMIT_AS for every process of a worker (off by default; mapped .olean files count)",
     )  # fmt: skip
     p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
@@ -175,7 +207,9 @@ def _worker_flags(p: argparse.ArgumentParser) -> None:
 def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true", help="run the SIMULATED REPL instead of Lean (tests, demos)")
     _worker_flags(p)
-    p.add_argument("--max-workers", type=int, default=4, help="warm workers at once, across all sessions (default 4)")
+    p.add_argument(
+        "--max-workers", type=_at_least_one, default=4, help="warm workers at once, across all sessions (default 4)"
+    )
     p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
 
 
@@ -185,15 +219,8 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
     if args.simulate:
         out += ["--simulate", "--sim-import-seconds", str(args.sim_import_seconds)]
         out += ["--sim-memory-mb-per-command", str(args.sim_memory_mb_per_command)]
-    for flag, value in (
-        ("--memory-budget", args.memory_budget),
-        ("--worker-max-mb", args.worker_max_mb),
-        ("--worker-max-growth-mb", args.worker_max_growth_mb),
-        ("--worker-address-space-mb", args.worker_address_space_mb),
-        ("--worker-max-requests", args.worker_max_requests),
-    ):
-        if value is not None:
-            out += [flag, str(value)]
+    for flag, value in _worker_settings(args):
+        out += [flag, str(value)]
     if args.repl:
         out += ["--repl", args.repl]
     if args.no_prewarm:
@@ -379,7 +406,6 @@ def _failed_to_start(error: EngineError) -> int:
 def _check(args: argparse.Namespace) -> int:
     from .check_command import run_check
     from .engine.values import EngineError
-    from .server.address import default_socket
 
     if args.snippets is not None:
         return _check_snippets(args)
@@ -387,19 +413,34 @@ def _check(args: argparse.Namespace) -> int:
     if isinstance(setup, int):
         return setup
     files, options, config = setup
-    daemon = None
-    if not (args.no_daemon or args.no_plan):
-        daemon = Path(args.socket) if args.socket else default_socket(config.simulated)
+    daemon = _daemon_for(args, config.simulated)
     report = run_interruptible(run_check(files, options, config, daemon))
     if isinstance(report, EngineError):
         return _failed_to_start(report)
     return EXIT_FAILED if report.failed else EXIT_OK
 
 
+def _daemon_for(args: argparse.Namespace, simulated: bool) -> Path | None:
+    """The shared daemon's socket `check` tries first, unless told otherwise or given worker limits:
+    a running daemon's workers keep the limits it started with, so those run in this process."""
+    from .server.address import default_socket
+
+    if args.no_daemon or args.no_plan:
+        return None
+    path = Path(args.socket) if args.socket else default_socket(simulated)
+    given = _worker_settings(args) + ([("--sim-memory-mb-per-command", 0)] if args.sim_memory_mb_per_command else [])
+    if not given:
+        return path
+    if path.exists():
+        flags = ", ".join(flag for flag, _ in given)
+        print(f"lean-batchd: {flags} given: checking with workers of this process (the shared daemon keeps its own)",
+              file=sys.stderr)  # fmt: skip
+    return None
+
+
 def _check_snippets(args: argparse.Namespace) -> int:
     from .check_command import EXIT_NO_FILES
     from .engine.values import EngineError
-    from .server.address import default_socket
     from .snippet_command import run_snippets, write_invalid
 
     setup = _snippet_setup(args)
@@ -410,9 +451,7 @@ def _check_snippets(args: argparse.Namespace) -> int:
         write_invalid(given.invalid, sys.stdout)
         print("lean-batchd: no snippet to check", file=sys.stderr)
         return EXIT_NO_FILES
-    daemon = None
-    if not (args.no_daemon or args.no_plan):
-        daemon = Path(args.socket) if args.socket else default_socket(config.simulated)
+    daemon = _daemon_for(args, config.simulated)
     report = run_interruptible(run_snippets(given.snippets, given.invalid, given.folder, options, config, daemon))
     if isinstance(report, EngineError):
         return _failed_to_start(report)
@@ -472,7 +511,7 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--project", metavar="PATH", help="snippets: run in this Lake project (default: the working folder's)"
     )
-    p.add_argument("-j", "--jobs", type=int, default=2, help="sessions run at once (default 2)")
+    p.add_argument("-j", "--jobs", type=_at_least_one, default=2, help="sessions run at once (default 2)")
     p.add_argument(
         "--simulate", choices=["always", "auto"], metavar="[=auto]",
         help="run the SIMULATED REPL instead of Lean; --simulate=auto: only when no Lean REPL is found",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lean_batchd.doctor import smoke_test
 from lean_batchd.lake import LakeProject, discover
 from lean_batchd.testing import simulated_repl_command
@@ -136,3 +138,16 @@ def test_doctor_explains_oleans_another_lean_wrote() -> None:
     assert "`lake build`" in stale.message and "tag v4.24.0" in stale.message
     other = asyncio.run(smoke_test(project, (*simulated_repl_command(), "--lean-version", "4.23.0")))
     assert not other.ok and other.message == "the REPL runs Lean 4.23.0, the project pins leanprover/lean4:v4.24.0"
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--jobs", "0"], "--jobs: expected 1 or more, not 0"),
+        (["--memory-budget", "lots"], "--memory-budget: expected a number of MB, not 'lots'"),
+        (["--worker-max-mb", "-5"], "--worker-max-mb: expected more than 0 MB, not -5"),
+    ],
+)
+def test_impossible_numbers_are_refused_with_the_flags_name(flags: list[str], says: str) -> None:
+    done = run("check", "--simulate", *flags, str(DEMO))
+    assert done.returncode == 2 and says in done.stderr, done.stderr

@@ -91,3 +91,28 @@ def test_the_daemon_shows_growth_and_recycles(demo: Path, tmp_path: Path) -> Non
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+
+
+def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Path) -> None:
+    """A running daemon's workers keep the limits it started with: given limits run in this
+    process, and `check` says so instead of dropping them without a word."""
+    work = generate_workload(tmp_path / "work", files=3, headers=1)
+    socket = tmp_path / "d.sock"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        growth = ["--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "50", "--memory-budget", "900"]
+        done = lean_batchd("check", str(work.files), *SIM, *growth, "--socket", str(socket), "--no-cache", "--json")
+        memory = summary(done)["memory"]
+        assert memory["budgetMb"] == 900 and memory["recycles"] == {"memory-growth": 1}
+        assert "--memory-budget" in done.stderr and "workers of this process" in done.stderr
+        plain = lean_batchd("check", str(work.files), *SIM, "--socket", str(socket), "--no-cache", "--json")
+        assert "the shared daemon" in plain.stderr  # no limits given: the daemon serves, as before
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
