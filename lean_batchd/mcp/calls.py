@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from .link import DaemonLink, ToolErrorKind, ToolFailure
 
@@ -36,8 +36,13 @@ Project = Annotated[
 
 
 class SnippetIn(BaseModel):
-    id: str = Field(min_length=1)
-    code: str = Field(description="Lean text with its own header (`import ...` lines first)")
+    """Kimina Lean Server's names (`custom_id`, `proof`) are read too, as `check --snippets` does."""
+
+    id: str = Field(min_length=1, validation_alias=AliasChoices("id", "custom_id"))
+    code: str = Field(
+        description="Lean text with its own header (`import ...` lines first)",
+        validation_alias=AliasChoices("code", "proof"),
+    )
 
 
 def failure(kind: str, message: str) -> CallToolResult:
@@ -62,11 +67,14 @@ def link_of(ctx: LeanContext) -> DaemonLink:
 
 
 def resolved(link: DaemonLink, path: str) -> tuple[Path, Path] | ToolFailure:
-    """`path` (relative to the working folder) and the workspace project holding it."""
+    """`path` and the workspace project holding it. A relative path is looked up in the server's
+    working folder, then in each workspace project: a client may start the server anywhere."""
     given = Path(path).expanduser()
-    absolute = given if given.is_absolute() else Path.cwd() / given
-    if not absolute.exists():
-        return ToolFailure(ToolErrorKind.NOT_FOUND, f"{path}: no such file or folder")
+    bases = [] if given.is_absolute() else [Path.cwd(), *link.config.projects]
+    absolute = next((b / given for b in bases if (b / given).exists()), given if given.is_absolute() else None)
+    if absolute is None or not absolute.exists():
+        looked = f" (looked in {', '.join(str(b) for b in dict.fromkeys(bases))})" if bases else ""
+        return ToolFailure(ToolErrorKind.NOT_FOUND, f"{path}: no such file or folder{looked}")
     project = link.project_of(absolute)
     if project is None:
         shown = ", ".join(str(p) for p in link.config.projects) or "none"
@@ -76,6 +84,14 @@ def resolved(link: DaemonLink, path: str) -> tuple[Path, Path] | ToolFailure:
             "start `lean-batchd mcp --project DIR` to add one",
         )
     return absolute, project
+
+
+def lean_file(link: DaemonLink, path: str) -> tuple[Path, Path] | ToolFailure:
+    """As `resolved`, for tools that take one Lean file (not a folder or a lakefile)."""
+    got = resolved(link, path)
+    if not isinstance(got, ToolFailure) and (got[0].suffix != ".lean" or not got[0].is_file()):
+        return ToolFailure(ToolErrorKind.INVALID_ARGUMENTS, f"{path} is not a Lean file (`.lean`)")
+    return got
 
 
 def project_folder(link: DaemonLink, project: str | None) -> Path | ToolFailure | None:

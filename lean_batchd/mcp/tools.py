@@ -40,6 +40,7 @@ from .calls import (
     Timeout,
     answer,
     failure,
+    lean_file,
     link_of,
     project_folder,
     relayed,
@@ -251,7 +252,7 @@ async def lean_run(
     timeout = {} if timeout_seconds is None else {"timeoutMs": max(1, round(timeout_seconds * 1000))}
     folder: Path | None
     if path is not None:
-        got = resolved(link, path)
+        got = lean_file(link, path)
         if isinstance(got, ToolFailure):
             return answer(got)
         file, folder = got
@@ -283,7 +284,7 @@ async def lean_module_info(
 ) -> Annotated[CallToolResult, ModuleInfoOutput]:
     """A file's module, imports, session (its key and worker's state) and header diagnostics."""
     link = link_of(ctx)
-    got = resolved(link, path)
+    got = lean_file(link, path)
     if isinstance(got, ToolFailure):
         return answer(got)
     info = await link.request(m.MODULE_INFO, {"textDocument": {"uri": got[0].as_uri()}})
@@ -411,7 +412,7 @@ async def lean_prewarm(
     if (path is None) == (header is None):
         return failure(ToolErrorKind.INVALID_ARGUMENTS, "give either `path` or `header`")
     if path is not None:
-        got = resolved(link, path)
+        got = lean_file(link, path)
         if isinstance(got, ToolFailure):
             return answer(got)
         document: dict[str, Any] = {"textDocument": {"uri": got[0].as_uri()}}

@@ -120,6 +120,9 @@ async def test_bad_arguments_and_paths_get_typed_errors(demo: Path, tmp_path: Pa
             ),
             ("lean_check_snippets", {"snippets": [{"id": "a"}]}, "invalid-arguments"),
             ("lean_module_info", {"path": str(elsewhere)}, "outside-workspace"),
+            ("lean_module_info", {"path": "lakefile.toml"}, "invalid-arguments"),
+            ("lean_run", {"code": "#check 1", "path": "src"}, "invalid-arguments"),
+            ("lean_prewarm", {"path": "notes.txt"}, "invalid-arguments"),
             ("lean_plan", {"profile": "everything"}, "invalid-arguments"),
             ("lean_prewarm", {}, "invalid-arguments"),
         ]:
@@ -132,6 +135,22 @@ async def test_bad_arguments_and_paths_get_typed_errors(demo: Path, tmp_path: Pa
         ran = data(await bare.call_tool("lean_run", {"header": "", "code": "#check Nat"}))
         assert ran["project"] is None and ran["messages"][0]["text"] == "#check Nat (simulated)"
         assert error(await bare.call_tool("lean_plan", {}))[0] == "outside-workspace"
+
+
+async def test_a_client_starting_the_server_elsewhere_and_kiminas_names(demo: Path, tmp_path: Path, sock: Path) -> None:
+    """Clients start MCP servers in a folder of their own: relative paths are looked up in the
+    workspace's projects too; snippets may use Kimina Lean Server's `custom_id` and `proof`."""
+    async with mcp_client(sock, tmp_path, "--project", str(demo)) as client:
+        info = data(await client.call_tool("lean_module_info", {"path": "src/Demo/Basic.lean"}))
+        assert info["module"] == "Demo.Basic"
+        _, message = error(await client.call_tool("lean_module_info", {"path": "src/Demo/Nope.lean"}))
+        assert str(tmp_path) in message and str(demo) in message  # where it looked
+        got = data(
+            await client.call_tool(
+                "lean_check_snippets", {"snippets": [{"custom_id": "k1", "proof": "import Demo.Basic\n#check Nat"}]}
+            )
+        )
+        assert [(s["id"], s["status"]) for s in got["snippets"]] == [("k1", "ok")]
 
 
 async def test_progress_and_bounded_output(demo: Path, sock: Path) -> None:
