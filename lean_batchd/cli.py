@@ -601,8 +601,9 @@ common commands:
   lean-batchd status              the running daemon: projects, warm workers, memory
   lean-batchd doctor PATH         what running real Lean here needs, found or not
 
-`lean-batchd COMMAND --help` tells more. Without Lean installed, add --simulate to check,
-bench and serve to run the SIMULATED REPL stand-in (it says so everywhere)."""
+`lean-batchd COMMAND --help` tells more. Without Lean installed, add --simulate to run the
+SIMULATED REPL stand-in (it says so everywhere); on status, stop, restart and evict it
+names the simulated daemon."""
 
 
 PROFILES = ("header", "module")
@@ -684,14 +685,17 @@ def parser() -> argparse.ArgumentParser:
     _store_flag(pl)
     pl.set_defaults(run=_plan)
     ca = sub.add_parser("cache", help="the project's store: what it holds (info), or empty it (clear)")
-    ca.add_argument("action", choices=["info", "clear"])
-    ca.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
-    ca.add_argument("--all", action="store_true", help="clear: every project's store")
-    ca.add_argument("--json", action="store_true", help="info: one JSON document")
+    actions = ca.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser("info", help="what the project's store holds")
+    info.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    info.add_argument("--json", action="store_true", help="one JSON document")
+    clear = actions.add_parser("clear", help="empty the project's store (or every project's)")
+    clear.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    clear.add_argument("--all", action="store_true", help="every project's store")
     ca.set_defaults(run=_cache)
     st = sub.add_parser("status", help="the running daemon: pid, socket, log, projects, workers, memory")
     _daemon_flags(st, "ask")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--json", action="store_true", help="one JSON document")
     st.set_defaults(run=_daemon_command("status_command"))
     sp = sub.add_parser("stop", help="stop the running daemon (its workers with it)")
     _daemon_flags(sp, "stop")
@@ -708,7 +712,7 @@ def parser() -> argparse.ArgumentParser:
     dr.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     dr.add_argument("--repl", metavar="PATH", help="the Lean REPL binary to check")
     dr.add_argument("--simulate", action="store_true", help="run the smoke test on the SIMULATED REPL")
-    dr.add_argument("--json", action="store_true")
+    dr.add_argument("--json", action="store_true", help="one JSON document")
     dr.set_defaults(run=_doctor)
     s = sub.add_parser("serve", help="serve editors over LSP (stdio, or a shared socket with --listen)")
     where = s.add_mutually_exclusive_group()

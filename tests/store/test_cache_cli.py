@@ -47,7 +47,7 @@ def test_cache_info_and_clear(demo: Path) -> None:
     assert empty["exists"] is False and empty["root"] == str(demo)
     check_json(str(demo / "DemoTest"), "--no-daemon")
     check_json(str(demo / "DemoTest"), "--no-daemon")
-    info = json.loads(lean_batchd("cache", "info", str(demo / "DemoTest"), "--json").stdout)
+    info = json.loads(lean_batchd("cache", "info", "--json", str(demo / "DemoTest")).stdout)
     assert info["exists"] and info["results"] == {"simulated": 3} and info["models"] >= 1
     assert [(r["hits"], r["misses"], r["stored"]) for r in info["runs"][:2]] == [(3, 0, 0), (0, 3, 3)]
     assert info["folder"].startswith(os.environ["XDG_CACHE_HOME"]) and not info["folder"].startswith(str(demo))
