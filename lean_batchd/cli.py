@@ -350,8 +350,12 @@ def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Eng
     from .check_command import EXIT_NO_FILES, select_files
 
     if not args.paths:
-        print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
-        return EXIT_NO_FILES
+        from .lake.root import find_lake_root
+
+        if find_lake_root(Path.cwd()).found is None:
+            print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
+            return EXIT_NO_FILES
+        args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
     files = select_files(args.paths)
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
@@ -503,7 +507,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _check_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="*", metavar="PATH", help="Lean files, or folders (their project's modules there)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="Lean files, or folders (their project's modules there); default: . inside a Lake project",
+    )  # fmt: skip
     p.add_argument(
         "--snippets", metavar="FILE.jsonl",
         help="check snippets instead: a JSON line each with `id` and `code` (`-`: stdin)",

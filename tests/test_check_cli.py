@@ -133,3 +133,12 @@ def test_bench_compares_naive_and_planned(tmp_path: Path) -> None:
     assert "12 files, jobs 2 [SIMULATED REPL: not Lean]" in done.stdout
     assert "planned (2 warm sessions)" in done.stdout and "speed-up:" in done.stdout
     assert "outcomes: identical, file by file" in done.stdout
+
+
+def test_without_a_path_check_takes_the_lake_project_it_runs_in(demo: Path, tmp_path: Path) -> None:
+    inside = lean_batchd("check", *SIM, "--no-daemon", "--json", cwd=demo / "src")
+    assert inside.returncode == 0, inside.stderr
+    checked = {Path(f["path"]).resolve() for f in json.loads(inside.stdout)["files"]}
+    assert checked and all(p.is_relative_to((demo / "src").resolve()) for p in checked)
+    outside = lean_batchd("check", *SIM, "--no-daemon", cwd=tmp_path)
+    assert outside.returncode == 2 and "give Lean files or folders" in outside.stderr
