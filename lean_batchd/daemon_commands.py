@@ -199,12 +199,27 @@ def restart_command(args: argparse.Namespace) -> int:
     return code
 
 
+def _not_a_project_file(file: Path) -> str | None:
+    from .lake.root import find_lake_root
+
+    if not file.is_file():
+        return "no such file"
+    if find_lake_root(file).found is None:
+        return "not inside a Lake project (no lakefile at or above it)"
+    return None
+
+
 def evict_command(args: argparse.Namespace) -> int:
     """Stop the warm workers of the files' sessions (or all of them) in every daemon that runs."""
     paths = sockets(args)
     found = asyncio.run(running(paths))
     if not found:
         return none_running(paths)
+    for f in args.files:
+        problem = _not_a_project_file(Path(f))
+        if problem is not None:
+            print(f"lean-batchd: {f}: {problem}", file=sys.stderr)
+            return EXIT_FAILED
     documents = [{"textDocument": {"uri": m.uri_of_path(Path(f).resolve())}} for f in args.files]
     requests: list[dict[str, Any]] = [{"all": True}] if args.all else documents
     if not requests:

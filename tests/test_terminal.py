@@ -212,6 +212,9 @@ def test_stop_restart_and_evict(demo: Path, daemon: Path) -> None:
     evicted = lean_batchd("evict", str(demo / "DemoTest/Order.lean"), "--socket", str(daemon))
     assert evicted.returncode == 0 and "evicted 1 worker" in evicted.stdout
     assert lean_batchd("evict", "--all", "--socket", str(daemon)).stdout.strip() == "evicted 2 workers"
+    for odd, says in [(demo / "Nope.lean", "no such file"), (Path(__file__), "not inside a Lake project")]:
+        refused = lean_batchd("evict", str(odd), "--socket", str(daemon))
+        assert refused.returncode == 1 and says in refused.stderr and "$/" not in refused.stderr, refused.stderr
     restarted = lean_batchd("restart", "--socket", str(daemon))
     assert restarted.returncode == 0 and "restarted the daemon" in restarted.stdout, restarted.stderr
     after = json.loads(lean_batchd("status", "--socket", str(daemon), "--json").stdout)
