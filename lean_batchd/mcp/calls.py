@@ -15,6 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import AliasChoices, BaseModel, Field
 
+from ..lake.header import Header, parse_header_text
 from .link import DaemonLink, ToolErrorKind, ToolFailure
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,19 @@ def lean_file(link: DaemonLink, path: str) -> tuple[Path, Path] | ToolFailure:
     if not isinstance(got, ToolFailure) and (got[0].suffix != ".lean" or not got[0].is_file()):
         return ToolFailure(ToolErrorKind.INVALID_ARGUMENTS, f"{path} is not a Lean file (`.lean`)")
     return got
+
+
+def header_only(header: str) -> Header | ToolFailure:
+    """`header` parsed, refused when it holds more than a header (a command would otherwise be
+    taken for the body and the session run on no imports at all)."""
+    parsed = parse_header_text(header)
+    rest = header.encode()[parsed.body_start.offset :].decode(errors="replace").strip()
+    if rest:
+        return ToolFailure(
+            ToolErrorKind.INVALID_ARGUMENTS,
+            f"`header` holds more than `import` lines: {rest[:80]!r} (put commands in `code`)",
+        )
+    return parsed
 
 
 def project_folder(link: DaemonLink, project: str | None) -> Path | ToolFailure | None:

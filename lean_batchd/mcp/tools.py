@@ -40,6 +40,7 @@ from .calls import (
     Timeout,
     answer,
     failure,
+    header_only,
     lean_file,
     link_of,
     project_folder,
@@ -266,7 +267,10 @@ async def lean_run(
         if isinstance(where, ToolFailure):
             return answer(where)
         folder = where
-        imports = parse_header_text(header).imports
+        parsed = header_only(header)
+        if isinstance(parsed, ToolFailure):
+            return answer(parsed)
+        imports = parsed.imports
         params = {"header": header, "command": code, **timeout}
         if folder is not None:
             params["uri"] = folder.as_uri()
@@ -422,6 +426,9 @@ async def lean_prewarm(
         folder = project_folder(link, project)
         if isinstance(folder, ToolFailure):
             return answer(folder)
+        parsed = header_only(header)
+        if isinstance(parsed, ToolFailure):
+            return answer(parsed)
         where = {} if folder is None else {"uri": folder.as_uri()}
         params, info_method, info_params = {"header": header, **where}, m.SNIPPET_INFO, {"code": header, **where}
     started = await link.request(m.PREWARM, params)
