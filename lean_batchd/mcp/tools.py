@@ -87,6 +87,12 @@ async def _run_checks(
     return ToolFailure.of(got) if isinstance(got, EngineError) else got
 
 
+def _shown(link: DaemonLink, path: str) -> str:
+    """A file as progress names it: relative to its project (`Algebra.lean` alone is ambiguous)."""
+    project = link.project_of(path)
+    return str(Path(path).relative_to(project)) if project is not None and Path(path).is_relative_to(project) else path
+
+
 def _summary(report: CheckReport) -> Summary:
     return Summary(
         count=len(report.outcomes),
@@ -160,7 +166,7 @@ async def lean_check(
     target = await _target(link, jobs, build_check, timeout_seconds, cache)
     if isinstance(target, ToolFailure):
         return answer(target)
-    report = await _run_checks(ctx, target, files, jobs, lambda p: Path(p).name)
+    report = await _run_checks(ctx, target, files, jobs, lambda p: _shown(link, p))
     if isinstance(report, ToolFailure):
         return answer(report)
     shown, omitted = failures_first(report.outcomes, max_files)

@@ -183,6 +183,7 @@ async def test_progress_and_bounded_output(demo: Path, sock: Path) -> None:
         seen.clear()
         data(await client.call_tool("lean_check", {"paths": ["DemoTest"]}, progress_callback=progress))
         assert [x[0] for x in seen] == [0, 1, 2, 3] and seen[-1][2] is not None and "ok" in seen[-1][2]
+        assert all(x[2] is not None and x[2].startswith("DemoTest/") for x in seen[1:])  # named in the project
 
 
 async def test_a_cancelled_call_frees_its_worker(demo: Path, sock: Path) -> None:
