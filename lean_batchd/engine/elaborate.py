@@ -35,9 +35,10 @@ from ..store.results import LEAN, SIMULATED, ResultKey, ResultStore, result_key
 from ..workers.failures import WorkerFailure
 from ..workers.lean_file import DEFAULT_LEAN_COMMAND, run_lean_file
 from ..workers.worker import OptionsApplied
-from .managed import ManagedProject, Session, model_thread
+from .managed import ManagedProject, model_thread
 from .outcome import FileOutcome, FileStatus, outcome_of
 from .positions import file_range
+from .snapshot import Session
 from .values import EngineError, FileMessage, RunResult
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ async def check_file(
     file's (a snippet, `engine.snippets`); by default `owner`'s unsaved buffer of the file, else
     the file on disk."""
     work, key = session.work, session.key
-    module = work.module if managed.project.graph.get(work.module) is not None else None
+    module = managed.snapshot.module_at(path)
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
     judged: str | None = None
     if build_check:
@@ -87,7 +88,7 @@ async def check_file(
                 build_judged_by=judged,
             )
     given = text is not None
-    text = managed.text_of(path, owner) if text is None else text
+    text = await managed.text_of(path, owner) if text is None else text
     stored: ResultKey | None = None
     if results is not None and (build_check or engine.config.simulated):
         stored = await result_key_of(engine, managed, session, path, text)
@@ -106,7 +107,7 @@ async def check_file(
     if isinstance(result, EngineError):
         return result
     outcome = outcome_of(result, module, elaboration, judged)
-    elaborated = given or managed.text_of(path, owner) == text  # the text the key names is what Lean saw
+    elaborated = given or await managed.text_of(path, owner) == text  # the text the key names is what Lean saw
     if results is not None and stored is not None and outcome.status in DEFINITIVE and elaborated:
         await asyncio.to_thread(results.put, stored, outcome.to_json())
     if results is not None and results.due():
@@ -203,7 +204,7 @@ async def run_whole_file(
 ) -> RunResult:
     """`lean --json` on the file (`owner`'s unsaved buffer if it has one), messages in place;
     `text` is that text when the caller has read it already."""
-    text = managed.text_of(path, owner) if text is None else text
+    text = await managed.text_of(path, owner) if text is None else text
     command = engine.config.lean_command or DEFAULT_LEAN_COMMAND
     source_root = os.path.join(managed.root, session.work.source_root)
     return await lean_on_text(engine, session, path, text, str(managed.root), source_root, command, timeout)

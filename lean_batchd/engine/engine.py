@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import gc
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ..lake.diagnostics import Diagnostic
-from ..lake.fingerprint import ProjectFingerprint
 from ..lake.project import ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.workspace import WorkspaceOptions
-from ..plan.diff import PlanDiff
 from ..plan.keys import Profile, SessionKey, Strategy
-from ..plan.model import context_for
-from ..plan.planner import Plan, PlanConfig, plan
-from ..plan.work import work_from_model
+from ..plan.planner import PlanConfig
 from ..store.database import StoreDatabase
 from ..store.location import project_folder
 from ..store.models import open_project, save_project
@@ -37,14 +35,20 @@ from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
 from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
 from .elaborate import check_file
-from .managed import ManagedProject, Session, model_thread, real_path
+from .managed import ManagedProject, model_thread, real_path
+from .news import PlanNews
 from .outcome import FileOutcome
 from .positions import file_range
+from .revision import plan_now, settled
+from .snapshot import FileDiagnostics, ProjectSnapshot, ProjectView, Session
 from .snippets import Snippets
-from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, RunResult
+from .updater import ProjectUpdater
+from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, Planned, RunResult
 from .watch import FileChanges, ProjectWatcher
 
 NO_REPL_COMMAND = ("lean-batchd-no-repl-found",)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,9 @@ class EngineConfig:
     """Answer a `check` from the project's store when nothing its outcome depends on changed."""
 
 
-PlanListener = Callable[[Path, PlanDiff, ProjectFingerprint], None]
-DiagnosticsListener = Callable[[Path, dict[str, list[Diagnostic]]], None]
+PlanListener = Callable[[Path, PlanNews], None]
+DiagnosticsListener = Callable[[Path, Mapping[str, FileDiagnostics]], None]
+"""Hears the files whose diagnostics changed (an empty entry: cleared); all of them on opening."""
 
 
 class Engine:
@@ -80,10 +85,12 @@ class Engine:
         self.pool = WorkerPool(self.config.pool)
         self.projects: dict[Path, ManagedProject] = {}
         self._opening: dict[Path, asyncio.Task[ManagedProject | EngineError]] = {}
+        self._updaters: dict[Path, ProjectUpdater] = {}
         self._watchers: dict[Path, ProjectWatcher] = {}
         self._verifiers: dict[Path, asyncio.Task[None]] = {}
         self._repl: dict[Path, Located] = {}
-        self._keys: dict[str, tuple[Path, SessionKey, int]] = {}
+        self._keys: dict[str, tuple[Path, SessionKey]] = {}
+        """Session keys of buffers and files outside the plan, by digest (planned ones are in the snapshots)."""
         self._stored: dict[Path, tuple[str, bool]] = {}
         """Each project's stored-model key, and whether the model (or its plan) changed since."""
         self._saving: set[asyncio.Task[None]] = set()
@@ -92,19 +99,30 @@ class Engine:
         self.diagnostics_listeners: list[DiagnosticsListener] = []
         self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
         self.pool.on_change(self._worker_changed)
-        self.changes_applied = 0
         self.snippets = Snippets(self)
         """Snippets: Lean text with its own header, checked and run like files (`snippets.py`)."""
+
+    @property
+    def changes_applied(self) -> int:
+        return sum(u.updates for u in self._updaters.values())
 
     # -- projects ---------------------------------------------------------------------
 
     async def project_for(self, path: str | Path) -> ManagedProject | EngineError:
         """The project `path` belongs to, discovered (once) and watched."""
-        absolute = Path(real_path(path))
-        known = [r for r in self.projects if absolute == r or absolute.is_relative_to(r)]
-        if known:
-            return self.projects[max(known, key=lambda r: len(r.parts))]
-        search = await asyncio.to_thread(find_lake_root, absolute)
+        return await self._project(real_path(path))
+
+    def _known(self, absolute: str) -> ManagedProject | None:
+        """The open project holding a resolved path (the innermost one): string tests, no I/O."""
+        found = [m for m in self.projects.values() if absolute == m.root_text or absolute.startswith(m.root_prefix)]
+        return max(found, key=lambda m: len(m.root_text), default=None)
+
+    async def _project(self, absolute: str) -> ManagedProject | EngineError:
+        """`project_for` a path already resolved (each request resolves its path once)."""
+        known = self._known(absolute)
+        if known is not None:
+            return known
+        search = await asyncio.to_thread(find_lake_root, Path(absolute))
         if search.found is None:
             return EngineError(ErrorKind.NO_PROJECT, search.diagnostics[-1].message)
         root = search.found.root
@@ -146,13 +164,25 @@ class Engine:
                 task = asyncio.get_running_loop().create_task(self._save(managed))
                 self._saving.add(task)
                 task.add_done_callback(self._saving.discard)
+        # The model lives as long as the daemon: keep the cyclic collector from scanning its
+        # ~300,000 objects (at Mathlib scale) again and again, for tens of ms each time.
+        gc.freeze()
         self.projects[root] = managed
-        for batch in managed.plan.batches:
-            self._keys[batch.id] = (root, batch.key, batch.closure_size)
+        self._updaters[root] = ProjectUpdater(
+            managed, lambda news: self._announce(root, news), lambda found: self._diagnosed(root, found)
+        )
         if self.config.watch:
             self._watch(managed)
-        await self._publish_diagnostics(managed)
+        self._diagnosed(root, managed.snapshot.diagnostics)
         return managed
+
+    def _announce(self, root: Path, news: PlanNews) -> None:
+        for listener in self.plan_listeners:
+            _call(listener, root, news)
+
+    def _diagnosed(self, root: Path, found: Mapping[str, FileDiagnostics]) -> None:
+        for listener in self.diagnostics_listeners:
+            _call(listener, root, found)
 
     def _watch(self, managed: ManagedProject) -> None:
         roots = [managed.root] + [
@@ -167,7 +197,8 @@ class Engine:
         )
         watcher.start()
         self._watchers[managed.root] = watcher
-        if self.config.verify_interval:
+        self._updaters[managed.root].waiting = lambda: watcher.waiting
+        if self.config.verify_interval and managed.root not in self._verifiers:
             self._verifiers[managed.root] = asyncio.get_running_loop().create_task(self._verify(managed))
 
     async def _verify(self, managed: ManagedProject) -> None:
@@ -177,66 +208,60 @@ class Engine:
             await asyncio.sleep(interval)
             watcher = self._watchers.get(managed.root)
             if watcher is not None and not watcher.alive:
-                watcher.stop()
+                await asyncio.to_thread(watcher.stop)
                 self._watch(managed)
             await self._apply(managed, FileChanges(rescan=True))
 
     async def apply_paths(self, path: str | Path, changed: list[str]) -> None:
         """Apply changes a caller knows of (tests, or a client's didSave) without waiting for the watcher."""
-        managed = await self.project_for(path)
+        managed = self._known(real_path(path)) or await self.project_for(path)
         if isinstance(managed, ManagedProject):
             await self._apply(managed, FileChanges(sources=set(changed)))
 
     async def _apply(self, managed: ManagedProject, changes: FileChanges) -> None:
-        if changes.artifacts or changes.sources or changes.rescan:
-            managed.lake_verdicts.clear()  # Lake's answers hold until a source or a build changes
         if changes.artifacts:
-            live = [w.key for w in self.pool.workers]
-            async with managed.lock:
-                stale = await model_thread(managed.closure_modules, live, changes.artifacts)
+            stale = managed.stale_keys([w.key for w in self.pool.workers], changes.artifacts)
             if stale:
                 self.pool.invalidate(lambda k: k in stale, prewarm=True)
-        if not (changes.sources or changes.rescan):
-            return
-        async with managed.lock:
-            change, diff = await model_thread(managed.apply, changes)
-        self.changes_applied += 1
-        if change.empty:
-            return
-        if managed.root in self._stored:
-            self._stored[managed.root] = (self._stored[managed.root][0], True)
-        for batch in managed.plan.batches:
-            self._keys[batch.id] = (managed.root, batch.key, batch.closure_size)
-        if diff is not None:
-            for listener in self.plan_listeners:
-                listener(managed.root, diff, managed.fingerprint)
-        await self._publish_diagnostics(managed)
+        if changes.artifacts or changes.sources or changes.rescan:
+            managed.lake_verdicts.clear()  # Lake's answers hold until a source or a build changes
+        if changes.sources or changes.rescan:
+            before = managed.snapshot.generation
+            await self._updaters[managed.root].apply(FileChanges(sources=changes.sources, rescan=changes.rescan))
+            stored = self._stored.get(managed.root)
+            if stored is not None and managed.snapshot.generation != before:
+                self._stored[managed.root] = (stored[0], True)
 
-    async def _publish_diagnostics(self, managed: ManagedProject) -> None:
-        async with managed.lock:
-            found = await model_thread(managed.project.diagnostics)
-        by_file: dict[str, list[Diagnostic]] = {}
-        lakefile = str(managed.project.root.lakefile)
-        for d in found:
-            target = lakefile if d.path is None else os.path.join(managed.root, d.path)
-            by_file.setdefault(os.path.normpath(target), []).append(d)
-        for listener in self.diagnostics_listeners:
-            listener(managed.root, by_file)
-
-    # -- queries ----------------------------------------------------------------------
-
-    async def _session(self, path: str, owner: str | None) -> tuple[ManagedProject, Session] | EngineError:
+    async def view(self, path: str | Path) -> ProjectView | EngineError:
+        """The snapshot queries about `path`'s project read now, and whether a change of its model
+        is known and not in it yet (its project fingerprint is exact unless so)."""
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
-        absolute = real_path(path)
-        async with managed.lock:
-            if managed.is_known(absolute, owner):
-                session = managed.session(absolute, owner)  # O(its header): no thread hop
-            else:
-                session = await model_thread(managed.session, absolute, owner)
-        self._keys[session.key.digest] = (managed.root, session.key, session.closure_size)
-        return managed, session
+        return ProjectView(managed.snapshot, self._updaters[managed.root].changing())
+
+    async def quiet(self, path: str | Path) -> ProjectSnapshot | EngineError:
+        """Wait until `path`'s project has applied every change known and settled its plan."""
+        managed = await self.project_for(path)
+        return managed if isinstance(managed, EngineError) else await self._updaters[managed.root].quiet()
+
+    # -- queries ----------------------------------------------------------------------
+
+    async def _session(
+        self, path: str, owner: str | None
+    ) -> tuple[ManagedProject, ProjectSnapshot, Session] | EngineError:
+        """The file's session as `owner` sees it, from the project's current snapshot: no lock. A
+        path the snapshot holds as a module's file is resolved already (the model keys files by
+        their resolved paths, and the watcher reports a folder turned into a symlink)."""
+        known = self._known(path)
+        absolute = path if known is not None and known.snapshot.module_at(path) is not None else real_path(path)
+        managed = await self._project(absolute)
+        if isinstance(managed, EngineError):
+            return managed
+        snap, session = await managed.session(absolute, owner)
+        if session.key.digest not in snap.keys:
+            self._keys[session.key.digest] = (managed.root, session.key)
+        return managed, snap, session
 
     async def _runnable(self, path: str, owner: str | None) -> tuple[ManagedProject, Session] | EngineError:
         """The file's session, when a worker can be started for it (there is a Lean REPL)."""
@@ -244,7 +269,7 @@ class Engine:
         if isinstance(got, EngineError):
             return got
         missing = self._no_repl(got[0].root)
-        return got if missing is None else missing
+        return (got[0], got[2]) if missing is None else missing
 
     def worker_of(self, key: SessionKey) -> WorkerInfo | None:
         """The most useful worker holding `key`: warm, then busy, then one on its way."""
@@ -256,52 +281,51 @@ class Engine:
         got = await self._session(path, owner)
         if isinstance(got, EngineError):
             return got
-        managed, session = got
+        managed, snap, session = got
+        absolute = session.path
         work, key = session.work, session.key
         worker = self.worker_of(key)
-        async with managed.lock:
-            module = managed.project.graph.get(work.module)
-            diagnostics = tuple(managed.project.module_diagnostics(work.module)) if module is not None else ()
-            batch = managed.batch(key.digest)
+        module = snap.module_at(absolute)
+        members = snap.members.get(key.digest)
         return ModuleInfo(
-            path=real_path(path),
-            module=work.module if module is not None else None,
+            path=absolute,
+            module=module,
             library=work.library,
             imports=tuple(i.render() for i in work.imports),
             header_end=(work.header_end.line, work.header_end.column) if work.header_end else (1, 0),
             closure_size=session.closure_size,
-            batch_id=batch.id if batch is not None else None,
+            batch_id=key.digest if members is not None else None,
             session_key=key.digest,
             worker_state=str(worker.state) if worker is not None else "cold",
             worker_memory_mb=round(worker.memory.charge_mb, 1)
             if worker is not None and worker.memory.processes
             else None,
-            sharing=len(batch.modules) if batch is not None else 0,
+            sharing=len(members) if members is not None else 0,
             unsaved=session.unsaved,
-            diagnostics=diagnostics,
+            diagnostics=snap.file_diagnostics(absolute).diagnostics if module is not None else (),
+            generation=snap.generation,
+            pending=self._updaters[managed.root].pending(),
         )
 
     async def plan(
         self, path: str, profile: Profile = Profile.HEADER, strategy: Strategy = Strategy.EXACT,
         max_closure: int | None = None,
-    ) -> Plan | EngineError:  # fmt: skip
+    ) -> Planned | EngineError:  # fmt: skip
+        """The project's plan: the daemon's own (header, exact), its fingerprints settled for the
+        current snapshot on demand; or another profile's or strategy's, planned from the current
+        snapshot in a thread. Neither waits for an update of the model."""
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
+        updater = self._updaters[managed.root]
         if profile is Profile.HEADER and strategy is Strategy.EXACT and max_closure is None:
-            return managed.plan
-        config = PlanConfig(
-            profile=profile, strategy=strategy, max_closure=max_closure,
-            worker_command=managed.plan_config.worker_command,
-        )  # fmt: skip
-        async with managed.lock:
-            return await model_thread(
-                lambda: plan(work_from_model(managed.project), context_for(managed.project), config)
+            snap = await updater.settle()
+            return Planned(
+                snap.plan, snap.plan_generation, updater.changing() or snap.plan_generation < snap.generation
             )
-
-    async def fingerprint(self, path: str) -> ProjectFingerprint | EngineError:
-        managed = await self.project_for(path)
-        return managed if isinstance(managed, EngineError) else managed.fingerprint
+        snap = managed.snapshot
+        config = PlanConfig(profile=profile, strategy=strategy, max_closure=max_closure)
+        return Planned(await asyncio.to_thread(plan_now, snap, config), snap.generation, updater.changing())
 
     async def repl_problem(self, path: str) -> EngineError | None:
         """Why no worker can start for `path`'s project (no project, no Lean REPL), if so."""
@@ -324,17 +348,29 @@ class Engine:
             got = await self._session(path, owner)
             if isinstance(got, EngineError):
                 return got
-            managed, session = got
+            managed, _, session = got
             root, key, size = managed.root, session.key, session.closure_size
-        elif key_digest is not None and key_digest in self._keys:
-            root, key, size = self._keys[key_digest]
         else:
-            return EngineError(ErrorKind.UNKNOWN_SESSION, f"no session with key {key_digest}")
+            found = self._key_of(key_digest) if key_digest is not None else None
+            if found is None:
+                return EngineError(ErrorKind.UNKNOWN_SESSION, f"no session with key {key_digest}")
+            root, key, size = found
         missing = self._no_repl(root)
         if missing is not None:
             return missing
         self.pool.prewarm(key, closure_size=size)  # `run` uses the session even where `check` does not
         return key
+
+    def _key_of(self, digest: str) -> tuple[Path, SessionKey, int] | None:
+        """A session key by digest: a planned batch's, or one a buffer or an outside file needed."""
+        for root, managed in self.projects.items():
+            snap = managed.snapshot
+            key = snap.key(digest)
+            if key is None and self._keys.get(digest, (None,))[0] == root:
+                key = self._keys[digest][1]
+            if key is not None:
+                return root, key, snap.closure_size(key)
+        return None
 
     async def run(
         self,
@@ -352,8 +388,8 @@ class Engine:
         if isinstance(got, EngineError):
             return got
         managed, session = got
-        text = managed.text_of(real_path(path), owner)
-        return await self.elaborate_text(session, path, text, command, timeout, expect_more)
+        text = await managed.text_of(session.path, owner)
+        return await self.elaborate_text(session, session.path, text, command, timeout, expect_more)
 
     async def elaborate_text(
         self,
@@ -393,7 +429,7 @@ class Engine:
             for m in (reply.messages if reply is not None else ())
         )
         return RunResult(
-            path=real_path(path),
+            path=path,
             session_key=session.key.digest,
             messages=messages,
             reply=reply,
@@ -424,7 +460,7 @@ class Engine:
             return got
         results = self.result_store(got[0].root) if cache else None
         return await check_file(
-            self, got[0], got[1], real_path(path), timeout, build_check, owner, results, expect_more
+            self, got[0], got[1], got[1].path, timeout, build_check, owner, results, expect_more
         )
 
     def result_store(self, root: Path) -> ResultStore | None:
@@ -442,10 +478,13 @@ class Engine:
             "projects": [
                 {
                     "root": str(root),
-                    "name": m.project.name,
-                    "modules": len(m.project.local_modules()),
-                    "batches": len(m.plan.batches),
-                    "fingerprint": m.fingerprint.digest,
+                    "name": (snap := m.snapshot).name,
+                    "modules": len(snap.works),
+                    "batches": len(snap.members),
+                    "fingerprint": snap.fingerprint.digest,
+                    "generation": snap.generation,
+                    "pending": self._updaters[root].changing(),
+                    "settled": snap.settled,
                     "repl": list(r.command) if isinstance(r := self._repl.get(root), ReplFound) else None,
                     "watching": self._watchers[root].alive if root in self._watchers else False,
                     "openBuffers": sum(len(b) for b in m.buffers.values()),
@@ -469,7 +508,7 @@ class Engine:
             got = await self._session(path, owner)
             if isinstance(got, EngineError):
                 return got
-            key_digest = got[1].key.digest
+            key_digest = got[2].key.digest
         return await self.pool.evict(lambda k: every or k.digest == key_digest)
 
     # -- editor buffers ---------------------------------------------------------------
@@ -481,30 +520,29 @@ class Engine:
         if isinstance(managed, EngineError):
             return managed
         absolute = real_path(path)
-        async with managed.lock:
-            if text is None:
-                managed.buffers.get(owner, {}).pop(absolute, None)
-            else:
-                managed.buffers.setdefault(owner, {})[absolute] = text
+        if text is None:
+            managed.buffers.get(owner, {}).pop(absolute, None)
+        else:
+            managed.buffers.setdefault(owner, {})[absolute] = text
         got = await self._session(absolute, owner)
-        return got if isinstance(got, EngineError) else got[1].key
+        return got if isinstance(got, EngineError) else got[2].key
 
     async def buffer_diagnostics(self, path: str, owner: str) -> list[Diagnostic] | None:
         """What `owner`'s unsaved buffer of `path` shows wrong in its header, as a save would
-        report it; None when `owner` has no buffer of it."""
+        report it; None when `owner` has no buffer of it. Resolving imports takes the model: this
+        waits for an update in progress (callers do not hold up other requests for it)."""
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return None
         absolute = real_path(path)
+        text = managed.buffer(absolute, owner)
+        if text is None:
+            return None
         async with managed.lock:
-            text = managed.buffer(absolute, owner)
-            if text is None:
-                return None
             return await model_thread(managed.project.buffer_diagnostics, absolute, text)
 
     def drop_buffers(self, owner: str) -> None:
-        """`owner` is gone (closed or disconnected): so are its unsaved buffers. One dict operation
-        per project, so it is safe beside a thread reading other owners' buffers."""
+        """`owner` is gone (closed or disconnected): so are its unsaved buffers."""
         for managed in self.projects.values():
             managed.buffers.pop(owner, None)
 
@@ -515,10 +553,14 @@ class Engine:
             listener(info)
 
     async def _save(self, managed: ManagedProject) -> None:
-        """Store the project's model and plan (a restart then opens them instead of computing them)."""
+        """Store the project's model and plan (a restart then opens them instead of computing
+        them): the plan settled for the model as it is, under the model's lock."""
         key = self._stored[managed.root][0]
         async with managed.lock:
-            saved = await model_thread(save_project, key, managed.project, managed.remembered())
+            snap = managed.snapshot
+            if snap.plan_generation < snap.generation:
+                snap = managed.install(await model_thread(settled, snap))
+            saved = await model_thread(save_project, key, managed.project, managed.remembered(snap))
         if saved:
             self._stored[managed.root] = (key, False)
 
@@ -531,6 +573,8 @@ class Engine:
         for watcher in self._watchers.values():
             await asyncio.to_thread(watcher.stop)
         self._watchers.clear()
+        for updater in self._updaters.values():
+            await updater.close()
         await self.pool.close()
         for results in self._results.values():
             await asyncio.to_thread(results.close)
@@ -542,3 +586,11 @@ class Engine:
             if changed and managed is not None:
                 await self._save(managed)
         self._stored.clear()
+
+
+def _call(listener: Callable[[Path, T], None], root: Path, news: T) -> None:
+    """A listener's bug is logged; the update that called it goes on."""
+    try:
+        listener(root, news)
+    except Exception:
+        log.exception("a listener failed on news of %s", root)

@@ -36,8 +36,9 @@ from ..plan.planner import DEFAULT_PROTOCOL, PlanConfig, session_key
 from ..plan.work import ModuleWork
 from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
 from .elaborate import check_file, lean_on_text
-from .managed import ManagedProject, Session, model_thread
+from .managed import ManagedProject, model_thread
 from .outcome import FileOutcome, outcome_of
+from .snapshot import Session
 from .values import EngineError, ErrorKind, RunResult
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class Snippets:
             restart_policy=PlanConfig().restart_policy.digest,
             worker_command=repl.command,
         )
-        return SnippetSession(None, Session(work, key, 0, True), path)
+        return SnippetSession(None, Session(path, work, key, 0, True), path)
 
     def _repl(self) -> Located:
         """The bare toolchain's REPL (the engine's own command when it has one): found once."""
@@ -229,4 +230,4 @@ def _project_session(managed: ManagedProject, header: Header, path: str) -> Sess
     work = _work(header, path, effective_options(project.layout.config.lean))
     key = session_key(work, managed.context(), managed.plan_config)
     size = managed.context().closures().closure_of(i.module for i in key.imports).bit_count()
-    return Session(work, key, size, True)
+    return Session(path, work, key, size, True)

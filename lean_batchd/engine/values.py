@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..lake.diagnostics import Diagnostic
+from ..plan.planner import Plan
 from ..workers.failures import WorkerFailure
 from ..workers.protocol import Reply
 from ..workers.worker import OptionsApplied
@@ -105,6 +106,11 @@ class ModuleInfo:
     """Modules of the project whose header session is this one."""
     unsaved: bool
     diagnostics: tuple[Diagnostic, ...]
+    generation: int = 0
+    """The snapshot of the project the answer comes from."""
+    pending: bool = False
+    """Something the daemon knows of (a change, the plan's fingerprints, diagnostics) is not in
+    that snapshot yet."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -121,4 +127,15 @@ class ModuleInfo:
             "sharing": self.sharing,
             "unsaved": self.unsaved,
             "diagnostics": [d.to_json() for d in self.diagnostics],
+            "generation": self.generation,
+            "pending": self.pending,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan and the snapshot generation it is of; `pending`: a later one is on its way."""
+
+    plan: Plan
+    generation: int
+    pending: bool

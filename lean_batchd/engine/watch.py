@@ -7,7 +7,8 @@ stale); the rest of `.lake/` and hidden folders are ignored. Events arrive on
 watchdog's thread and are handed to the event loop; a burst (thousands of
 files from a checkout) is coalesced into one batch. watchdog does not report
 inotify overflows to handlers, only in its log, so that log line is caught
-and turned into a full rescan.
+and turned into a full rescan, started at once: events were lost, so waiting
+for the burst to end would only serve a model known to be wrong for longer.
 """
 
 from __future__ import annotations
@@ -147,6 +148,11 @@ class ProjectWatcher:
     def alive(self) -> bool:
         return self._observer is not None and self._observer.is_alive()
 
+    @property
+    def waiting(self) -> bool:
+        """Are changes held back for the debounce window?"""
+        return bool(self._pending)
+
     def from_thread(self, paths: list[str], is_directory: bool) -> None:
         if not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._add, paths, is_directory)
@@ -157,7 +163,9 @@ class ProjectWatcher:
 
     def _mark_rescan(self) -> None:
         self._pending.rescan = True
-        self._schedule()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._flush()
 
     def _add(self, paths: list[str], is_directory: bool) -> None:
         self.events += 1

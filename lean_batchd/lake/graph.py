@@ -11,7 +11,7 @@ components, so the digest never depends on the order modules were visited.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -130,8 +130,9 @@ class ModuleGraph:
                     users.discard(name)
         self.modules[name] = module
         edges = module.edges
-        if old is None or self._edges.get(name) != edges:
-            self._cycles = None
+        before = self._edges.get(name, ())
+        if old is None or before != edges:
+            self._forget_cycles(name, set(edges) - set(before))
         self._edges[name] = edges
         for imp in module.imports:
             self._importers.setdefault(imp.module, set()).add(name)
@@ -146,9 +147,19 @@ class ModuleGraph:
             if users is not None:
                 users.discard(name)
         self._edges.pop(name, None)
-        self._cycles = None
+        self._forget_cycles(name, set())
         self.invalidate(name)
         return old
+
+    def _forget_cycles(self, name: str, new_targets: set[str]) -> None:
+        """Forget the cycles found unless `name`'s edge change cannot have changed them: it was in
+        none, and none of the modules it newly imports leads back to it (an edit of a module 7,000
+        others import would otherwise cost a search of the whole graph)."""
+        cycles = self._cycles
+        if cycles is None:
+            return
+        if any(name in c for c in cycles) or (new_targets and name in self.closure(new_targets)):
+            self._cycles = None
 
     def importers(self, name: str) -> set[str]:
         """Modules whose header imports `name` (resolved or not)."""
@@ -168,6 +179,20 @@ class ModuleGraph:
             m = stack.pop()
             if self._closure_digests.pop(m, None) is not None:
                 stack.extend(self._importers.get(m, ()))
+
+    def importing(self, names: Iterable[str]) -> set[str]:
+        """`names` and every module that imports one of them through a resolved import, directly
+        or not: exactly the modules whose closure digests move when theirs do."""
+        out = set(names)
+        stack = list(out)
+        importers, edges = self._importers, self._edges  # the hot loop of an edit's announcement
+        while stack:
+            name = stack.pop()
+            for importer in importers.get(name, ()):
+                if importer not in out and name in edges.get(importer, ()):
+                    out.add(importer)
+                    stack.append(importer)
+        return out
 
     def closure(self, names: Iterable[str]) -> set[str]:
         """Every module loaded by importing `names` (including themselves)."""
@@ -194,41 +219,7 @@ class ModuleGraph:
         return seen
 
     def closure_digest(self, name: str) -> str:
-        cached = self._closure_digests.get(name)
-        if cached is not None:
-            return cached
-        if name not in self.modules:
-            raise KeyError(name)
-        memo = self._closure_digests
-        for component in strongly_connected([name], lambda v: [w for w in self._edges.get(v, ()) if w not in memo]):
-            self._digest_component(component)
-        return memo[name]
-
-    def _import_token(self, imp: Import, resolution: Resolution) -> str:
-        kind = resolution.kind
-        if kind in _MODULE_KINDS:
-            return self._closure_digests[imp.module]
-        if kind is ResolutionKind.CORE:
-            return _h("core", imp.module, self.core_salt)
-        return _h("unresolved", imp.module)
-
-    def _digest_component(self, component: list[str]) -> None:
-        members = set(component)
-        if len(component) == 1 and component[0] not in self._edges.get(component[0], ()):
-            m = self.modules[component[0]]
-            token = self._import_token
-            tokens = sorted({token(i, r) for i, r in zip(m.imports, m.resolutions, strict=True)})
-            self._closure_digests[m.name] = _h("module", m.digest, *tokens)
-            return
-        outside: set[str] = set()
-        for name in component:
-            m = self.modules[name]
-            for i, r in zip(m.imports, m.resolutions, strict=True):
-                if not (r.is_module and i.module in members):
-                    outside.add(self._import_token(i, r))
-        key = _h("cycle", *sorted(self.modules[n].digest for n in component), "|", *sorted(outside))
-        for name in component:
-            self._closure_digests[name] = _h(key, name)
+        return closure_digest(name, self.modules, self._closure_digests, self.core_salt)
 
     def cycles(self) -> list[tuple[str, ...]]:
         """Import cycles, each as its modules in import order starting from the smallest name."""
@@ -257,6 +248,48 @@ class ModuleGraph:
                     parents[w] = v
                     queue.append(w)
         return (start,)
+
+
+def closure_digest(name: str, modules: Mapping[str, Module], memo: dict[str, str], core_salt: str) -> str:
+    """`name`'s closure digest over `modules`, memoising in `memo` every digest it computes.
+
+    `memo` must be closed downward (a memoised module's imports are memoised), as the graph
+    keeps it; the engine's snapshots keep one per snapshot over an immutable module map."""
+    cached = memo.get(name)
+    if cached is not None:
+        return cached
+    if name not in modules:
+        raise KeyError(name)
+    for component in strongly_connected([name], lambda v: [w for w in modules[v].edges if w not in memo]):
+        _digest_component(component, modules, memo, core_salt)
+    return memo[name]
+
+
+def _import_token(imp: Import, resolution: Resolution, memo: dict[str, str], core_salt: str) -> str:
+    kind = resolution.kind
+    if kind in _MODULE_KINDS:
+        return memo[imp.module]
+    if kind is ResolutionKind.CORE:
+        return _h("core", imp.module, core_salt)
+    return _h("unresolved", imp.module)
+
+
+def _digest_component(component: list[str], modules: Mapping[str, Module], memo: dict[str, str], salt: str) -> None:
+    members = set(component)
+    if len(component) == 1 and component[0] not in modules[component[0]].edges:
+        m = modules[component[0]]
+        tokens = sorted({_import_token(i, r, memo, salt) for i, r in zip(m.imports, m.resolutions, strict=True)})
+        memo[m.name] = _h("module", m.digest, *tokens)
+        return
+    outside: set[str] = set()
+    for name in component:
+        m = modules[name]
+        for i, r in zip(m.imports, m.resolutions, strict=True):
+            if not (r.is_module and i.module in members):
+                outside.add(_import_token(i, r, memo, salt))
+    key = _h("cycle", *sorted(modules[n].digest for n in component), "|", *sorted(outside))
+    for name in component:
+        memo[name] = _h(key, name)
 
 
 def strongly_connected(roots: Iterable[str], successors: Callable[[str], list[str]]) -> Iterator[list[str]]:

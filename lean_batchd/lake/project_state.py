@@ -196,10 +196,14 @@ class ProjectState:
         old = self.graph.get(name)
         if self._journal is not None:
             self._journal.setdefault(name, old)
+        newest = self._newest
         if old is not None:
             self._account(old, remove=True)
         self.graph.put(module)
         self._account(module, remove=False)
+        local = name in self._walked
+        if local and old is not None and newest is not None and module.source.key[0] >= old.source.key[0]:
+            self._newest = max(newest, module.source.key[0])  # a newer copy: no module was newer
         self._libraries = None
 
     def _remove(self, name: str) -> None:

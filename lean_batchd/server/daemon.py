@@ -32,6 +32,23 @@ from .transport import LoopWriter, read_messages
 log = logging.getLogger(__name__)
 STREAM_LIMIT = 1 << 24
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+SLOW_CALLBACK_ENV = "LEAN_BATCHD_SLOW_CALLBACK_MS"
+"""Set (to a number of ms), the daemon logs every event-loop callback that runs longer (asyncio's
+debug mode: `Executing <Handle ...> took 0.061 seconds`); the benchmarks read those lines."""
+SWITCH_INTERVAL = 0.001
+
+
+def _tune_loop() -> None:
+    """The event loop answers editors while updates compute in threads. CPython hands the GIL from
+    a busy thread to a waiting one every 5 ms by default, and the loop waits that long each time it
+    comes back from a system call: 1 ms keeps a request's answer from queueing behind an update.
+    With `LEAN_BATCHD_SLOW_CALLBACK_MS`, slow callbacks are logged."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    slow = os.environ.get(SLOW_CALLBACK_ENV)
+    if slow:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(slow) / 1000
 
 
 class DaemonError(Exception):
@@ -143,6 +160,7 @@ async def serve_stdio(engine: Engine, prewarm_on_open: bool = True) -> int:
     """One editor over stdin/stdout; stops at `exit`, at EOF, or on SIGTERM. A frame it cannot
     read stops it too (stdio cannot be resynchronised), with the reason on stderr and exit 1."""
     loop = asyncio.get_running_loop()
+    _tune_loop()
     hub = Hub(engine, prewarm_on_open=prewarm_on_open)
     _about(hub, "stdio")
     _on_signals(hub)
@@ -201,6 +219,7 @@ async def serve_socket(
         token = secrets.token_hex(16)
     else:
         raise DaemonError(f"unknown address {address!r}: use unix:PATH or tcp:127.0.0.1:PORT")
+    _tune_loop()
     hub = Hub(engine, token=token, idle_timeout=idle_timeout, prewarm_on_open=prewarm_on_open)
     _about(hub, address)
     _on_signals(hub)

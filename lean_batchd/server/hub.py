@@ -2,8 +2,11 @@
 
 Each connection is its own `Session`; the hub fans the engine's news out to
 them (plan changes and diagnostics to the sessions whose workspace holds the
-project, worker changes to all), follows prewarms with work-done progress,
-and keeps the shared daemon alive while any connection lives.
+project, worker changes to all) through each one's `Outbox`, follows prewarms
+with work-done progress, and keeps the shared daemon alive while any
+connection lives. Diagnostics go out only for files whose diagnostics changed
+(as the connection sees them: its unsaved buffers' headers win), rendered from
+what the engine read in its thread: no file is read here, on the event loop.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import contextlib
 import itertools
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from lsprotocol import types
 
 from ..engine.engine import Engine
+from ..engine.news import PlanNews
+from ..engine.snapshot import NO_DIAGNOSTICS, FileDiagnostics
 from ..engine.values import EngineError
-from ..lake.diagnostics import Diagnostic
-from ..lake.fingerprint import ProjectFingerprint
-from ..plan.diff import PlanDiff
 from ..workers.locate import ReplFound
 from ..workers.worker import WorkerInfo
 from . import methods as m
-from .render import lsp_diagnostic, plan_changed, worker_changed
+from .outbox import plan_changed_frame
+from .render import publish_diagnostics, worker_changed
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -51,7 +55,6 @@ class Hub:
         """The daemon's pid, address, log and command line, for `status` (set by the server)."""
         self.stopped = asyncio.Event()
         self._idle: asyncio.TimerHandle | None = None
-        self._diagnostics: dict[Path, dict[str, list[Diagnostic]]] = {}
         self._prewarms: dict[str, list[tuple[Session, str]]] = {}
         self._refresh: asyncio.TimerHandle | None = None
         self._refreshed = float("-inf")
@@ -92,17 +95,16 @@ class Hub:
         if isinstance(managed, EngineError):
             session.log(f"lean-batchd: {managed.message}", types.MessageType.Warning)
             return
-        project = managed.project
+        snap = managed.snapshot
         session.log(
-            f"lean-batchd: {project.name} at {managed.root}: {len(project.local_modules())} modules, "
-            f"{len(managed.plan.batches)} header sessions"
+            f"lean-batchd: {snap.name} at {managed.root}: {len(snap.works)} modules, "
+            f"{len(snap.members)} header sessions"
         )
         repl = self.engine._repl.get(managed.root)
         if repl is not None and not isinstance(repl, ReplFound):
             session.log(f"lean-batchd: {repl.message()}", types.MessageType.Warning)
-        by_file = self._diagnostics.get(managed.root)
-        if by_file is not None:
-            self._publish(session, managed.root, by_file)
+        if session.initialized:
+            self._publish(session, managed.snapshot.diagnostics)
 
     async def _begin(self, session: Session, token: str, title: str, message: str) -> bool:
         capabilities = session.ls.client_capabilities
@@ -117,63 +119,60 @@ class Hub:
 
     # -- engine news -------------------------------------------------------------------
 
-    def _plan_changed(self, root: Path, diff: PlanDiff, fp: ProjectFingerprint) -> None:
-        params = plan_changed(root, diff, fp)
+    def _plan_changed(self, root: Path, news: PlanNews) -> None:
+        framed: dict[str, bytes] = {}  # encoded once per spelling of the root, for every client
         for session in list(self.sessions):
-            if session.covers(root):
-                session.notify(m.PLAN_CHANGED, {**params, "root": session.workspace.uri(root)})
+            if session.initialized and not session.closed and session.covers(root):
+                uri = session.workspace.uri(root)
+                if uri not in framed:
+                    framed[uri] = plan_changed_frame(uri, news)
+                session.outbox.plan_changed(uri, news, framed[uri])
 
-    def _diagnostics_changed(self, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
-        self._diagnostics[root] = by_file
+    def _diagnostics_changed(self, root: Path, found: Mapping[str, FileDiagnostics]) -> None:
         for session in list(self.sessions):
-            if session.initialized and session.covers(root):
-                self._publish(session, root, by_file)
+            if session.initialized and not session.closed and session.covers(root):
+                self._publish(session, found)
 
-    def _publish(self, session: Session, root: Path, by_file: dict[str, list[Diagnostic]]) -> None:
-        """The project's diagnostics as `session` sees them: its unsaved buffers' headers' instead
-        of the saved files' where it has such a buffer."""
-        now: set[str] = set()
-        unsaved = {p: found for p, (found, _) in session.unsaved.items() if Path(p).is_relative_to(root)}
-        for path, found in {**by_file, **unsaved}.items():
-            if found:
-                now.add(self._send(session, path, found))
-        prefix = session.workspace.uri(root)
-        for uri in {u for u in session.published if u.startswith(prefix)} - now:
-            session.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-        session.published = {u for u in session.published if not u.startswith(prefix)} | now
+    def _publish(self, session: Session, found: Mapping[str, FileDiagnostics]) -> None:
+        """Files' new diagnostics as `session` sees them: its unsaved buffers' headers' instead of
+        the saved files' where it has such a buffer."""
+        for path, diagnostics in found.items():
+            if path not in session.unsaved:
+                self._send(session, path, diagnostics)
 
-    def buffer_changed(self, session: Session, path: str, unsaved: tuple[list[Diagnostic], list[str]] | None) -> None:
-        """`session`'s buffer of `path` now has these header diagnostics and lines (None: closed).
-        A header fixed or broken in the editor shows at once there, and only there."""
-        saved = next((d.get(path, []) for r, d in self._diagnostics.items() if Path(path).is_relative_to(r)), [])
-        before = session.unsaved.pop(path, None)
-        if unsaved is not None:
-            session.unsaved[path] = unsaved
-        found = unsaved[0] if unsaved is not None else saved
-        if found == (before[0] if before is not None else saved) or session.closed or not session.initialized:
-            return
-        uri = self._send(session, path, found)
-        session.published = (session.published | {uri}) if found else (session.published - {uri})
+    def _saved(self, path: str) -> FileDiagnostics:
+        """The project's diagnostics of a saved file, as its project's current snapshot has them."""
+        for root, managed in self.engine.projects.items():
+            if Path(path).is_relative_to(root):
+                return managed.snapshot.file_diagnostics(path)
+        return NO_DIAGNOSTICS
 
-    def _send(self, session: Session, path: str, found: list[Diagnostic]) -> str:
-        uri = session.workspace.uri(path)
-        unsaved = session.unsaved.get(path)
-        if unsaved is not None:
-            lines = unsaved[1]
+    def buffer_changed(self, session: Session, path: str, unsaved: FileDiagnostics | None) -> None:
+        """`session`'s buffer of `path` now has these header diagnostics (None: closed). A header
+        fixed or broken in the editor shows at once there, and only there."""
+        if unsaved is None:
+            session.unsaved.pop(path, None)
         else:
-            try:
-                lines = Path(path).read_text(encoding="utf-8", errors="replace").split("\n")
-            except OSError:
-                lines = []
-        session.ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[lsp_diagnostic(d, lines) for d in found])
-        )
-        return uri
+            session.unsaved[path] = unsaved
+        if session.initialized and not session.closed:
+            self._send(session, path, unsaved or self._saved(path))
+
+    def _send(self, session: Session, path: str, found: FileDiagnostics) -> None:
+        """Publish `found` for `path` unless that is what the client already shows."""
+        uri = session.workspace.uri(path)
+        if session.shown.get(uri, ()) == found.diagnostics:
+            return
+        session.outbox.notify(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, publish_diagnostics(uri, found), uri)
+        if found.diagnostics:
+            session.shown[uri] = found.diagnostics
+        else:
+            session.shown.pop(uri, None)
 
     def _worker_changed(self, info: WorkerInfo) -> None:
         params = worker_changed(info)
         for session in list(self.sessions):
-            session.notify(m.WORKER_CHANGED, params)
+            if session.initialized and not session.closed:
+                session.outbox.notify(m.WORKER_CHANGED, params, info.key_digest)
         if str(info.state) in ("warm", "dead") and info.key_digest in self._prewarms:
             for session, token in self._prewarms.pop(info.key_digest):
                 if not session.closed:

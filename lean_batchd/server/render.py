@@ -7,23 +7,25 @@ from typing import Any
 
 from lsprotocol import types
 
+from ..engine.snapshot import FileDiagnostics
 from ..lake.diagnostics import Diagnostic, Severity
 from ..lake.fingerprint import ProjectFingerprint
-from ..plan.diff import PlanDiff
 from ..plan.planner import Plan
 from ..workers.worker import WorkerInfo
 from .methods import uri_of_path
 
 _SEVERITY = {
-    Severity.ERROR: types.DiagnosticSeverity.Error,
-    Severity.WARNING: types.DiagnosticSeverity.Warning,
-    Severity.INFO: types.DiagnosticSeverity.Information,
+    Severity.ERROR: int(types.DiagnosticSeverity.Error),
+    Severity.WARNING: int(types.DiagnosticSeverity.Warning),
+    Severity.INFO: int(types.DiagnosticSeverity.Information),
 }
 
 
-def plan_result(plan: Plan, root: Path) -> dict[str, Any]:
+def plan_result(plan: Plan, root: Path, generation: int, pending: bool) -> dict[str, Any]:
     s = plan.stats
     return {
+        "generation": generation,
+        "pending": pending,
         "profile": str(plan.profile),
         "strategy": str(plan.strategy),
         "batches": [
@@ -52,8 +54,10 @@ def plan_result(plan: Plan, root: Path) -> dict[str, Any]:
     }
 
 
-def fingerprint_result(fp: ProjectFingerprint) -> dict[str, Any]:
+def fingerprint_result(fp: ProjectFingerprint, generation: int, pending: bool) -> dict[str, Any]:
     return {
+        "generation": generation,
+        "pending": pending,
         "digest": fp.digest,
         "toolchain": fp.toolchain,
         "lakefileDigest": fp.lakefile_digest,
@@ -63,10 +67,6 @@ def fingerprint_result(fp: ProjectFingerprint) -> dict[str, Any]:
         "sourceDigest": fp.source_digest,
         "dependencyDigest": fp.dependency_digest,
     }
-
-
-def plan_changed(root: Path, diff: PlanDiff, fp: ProjectFingerprint) -> dict[str, Any]:
-    return {"root": uri_of_path(root), "fingerprint": fp.digest, "diff": diff.to_json()}
 
 
 def worker_changed(info: WorkerInfo) -> dict[str, Any]:
@@ -87,15 +87,23 @@ def utf16_column(line: str, column: int) -> int:
     return len(line[:column].encode("utf-16-le")) // 2
 
 
-def lsp_diagnostic(d: Diagnostic, lines: list[str]) -> types.Diagnostic:
+def lsp_diagnostic(d: Diagnostic, text: str) -> dict[str, Any]:
+    """An LSP `Diagnostic` as JSON; `text` is the line it points at (columns count UTF-16 units).
+    Plain JSON: no generic (de)serialisation on the way to the client."""
     line0 = max((d.line or 1) - 1, 0)
-    text = lines[line0] if line0 < len(lines) else ""
     start = utf16_column(text, d.column or 0)
     end = max(start + 1, len(text.encode("utf-16-le")) // 2) if d.line is not None else start
-    return types.Diagnostic(
-        range=types.Range(types.Position(line0, start), types.Position(line0, end)),
-        message=d.message,
-        severity=_SEVERITY[d.severity],
-        code=str(d.code),
-        source="lean-batchd",
-    )
+    return {
+        "range": {"start": {"line": line0, "character": start}, "end": {"line": line0, "character": end}},
+        "message": d.message,
+        "severity": _SEVERITY[d.severity],
+        "code": str(d.code),
+        "source": "lean-batchd",
+    }
+
+
+def publish_diagnostics(uri: str, found: FileDiagnostics) -> dict[str, Any]:
+    return {
+        "uri": uri,
+        "diagnostics": [lsp_diagnostic(d, found.lines.get(d.line or 1, "")) for d in found.diagnostics],
+    }

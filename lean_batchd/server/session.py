@@ -2,10 +2,10 @@
 
 pygls handles the standard protocol (initialize, text synchronisation,
 code lenses, commands, shutdown); lean-batchd's own `$/leanBatchd/...`
-requests are read from plain JSON here, validated (-32602 on bad params),
-refused outside the connection's workspace (`workspace.py`), and answered from
-the engine. Until `initialize` has succeeded (with the TCP token, where one is
-required) nothing but `initialize` and `exit` is served. The connection owns
+requests are read from plain JSON here and answered by `requests.py`, and
+notifications go out through the connection's `Outbox`. Until `initialize`
+has succeeded (with the TCP token, where one is required) nothing but
+`initialize` and `exit` is served. The connection owns
 the unsaved buffers it opened; they go when it goes. `exit` ends this
 connection only; the hub decides about the process.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import secrets
-import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -29,12 +29,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 from .. import __version__
+from ..engine.snapshot import FileDiagnostics
 from ..engine.values import EngineError, ModuleInfo
 from ..lake.diagnostics import Diagnostic
-from ..plan.keys import Profile, Strategy
 from . import methods as m
-from .render import fingerprint_result, plan_result
-from .transport import LoopWriter, error_message, frame
+from .outbox import Outbox
+from .requests import Encoded, Requests
+from .transport import LoopWriter, error_message, frame, frame_json
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -124,10 +125,13 @@ class Session:
         self.shut_down = False
         self.closed = False
         self.prewarm_on_open = hub.prewarm_on_open
-        self.published: set[str] = set()
-        self.unsaved: dict[str, tuple[list[Diagnostic], list[str]]] = {}
-        """This connection's unsaved buffers' header diagnostics and lines, by path: what it is
-        shown for those files instead of the saved files' diagnostics."""
+        self.outbox = Outbox(writer)
+        self.shown: dict[str, tuple[Diagnostic, ...]] = {}
+        """What the client shows for each URI, as published (none: nothing)."""
+        self.unsaved: dict[str, FileDiagnostics] = {}
+        """This connection's unsaved buffers' header diagnostics, by path: what it is shown for
+        those files instead of the saved files' diagnostics."""
+        self._buffer_versions: dict[str, int] = {}
         self.lenses_asked = False
         """The client asked for code lenses: only then is a refresh worth sending (see the hub)."""
         self._tasks: dict[Any, asyncio.Task[None]] = {}
@@ -145,10 +149,6 @@ class Session:
     def send(self, message: dict[str, Any]) -> None:
         self.writer.write(frame(message))
 
-    def notify(self, method: str, params: Any) -> None:
-        if self.initialized and not self.closed:
-            self.ls.protocol.notify(method, params)
-
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         if not self.closed:
             self.ls.window_log_message(types.LogMessageParams(kind, message))
@@ -161,6 +161,7 @@ class Session:
             task.cancel()
         self.engine.drop_buffers(self.name)
         self.writer.close()
+        asyncio.get_running_loop().create_task(self.outbox.close())
         for callback in self._on_close:
             callback()
 
@@ -179,7 +180,9 @@ class Session:
             if self.shut_down:
                 self.send(error_message(msg_id, m.INVALID_REQUEST, "the server is shut down"))
             else:
-                task = asyncio.get_running_loop().create_task(self._custom(msg_id, method, message.get("params")))
+                task = asyncio.get_running_loop().create_task(
+                    self._custom(msg_id, method, message.get("params")), name=f"{method} {msg_id!r}"
+                )
                 self._tasks[msg_id] = task
                 task.add_done_callback(lambda done: self._forget(msg_id, done))
             return
@@ -232,6 +235,8 @@ class Session:
             return
         if isinstance(result, EngineError):
             self.send(error_message(msg_id, m.SERVER_ERROR, result.message, result.to_json()))
+        elif isinstance(result, Encoded):
+            self.writer.write(frame_json(f'{{"jsonrpc":"2.0","id":{json.dumps(msg_id)},"result":{result.text}}}'))
         else:
             self.send({"jsonrpc": "2.0", "id": msg_id, "result": result})
 
@@ -252,144 +257,9 @@ class Session:
     def covers(self, root: Path) -> bool:
         return self.workspace.covers(root)
 
-    # -- custom requests ---------------------------------------------------------------
-
     @functools.cached_property
-    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]]:
-        return {
-            m.PROJECTS: self.projects,
-            m.MODULES: self.modules,
-            m.MODULE_INFO: self.module_info,
-            m.PLAN: self.plan,
-            m.FINGERPRINT: self.fingerprint,
-            m.PREWARM: self.prewarm,
-            m.RUN: self.run,
-            m.CHECK: self.check,
-            m.STATUS: self.status,
-            m.EVICT: self.evict,
-            m.STOP_DAEMON: self.stop_daemon,
-            m.SNIPPET_INFO: self.snippet_info,
-            m.CHECK_SNIPPET: self.check_snippet,
-            m.RUN_SNIPPET: self.run_snippet,
-        }
-
-    async def projects(self, params: dict[str, Any]) -> Any:
-        for folder in self.workspace.current:
-            await self.engine.project_for(str(folder.real))
-        status = self.engine.status()
-        projects: list[dict[str, Any]] = status["projects"]  # type: ignore[assignment]
-        return [p for p in projects if self.covers(Path(p["root"]))]
-
-    async def modules(self, params: dict[str, Any]) -> Any:
-        managed = await self.engine.project_for(self.default_root(params))
-        if isinstance(managed, EngineError):
-            return managed
-        async with managed.lock:
-            batch_of = {w.module: b.id for b in managed.plan.batches for w in b.modules}
-            return [
-                {
-                    "module": mod.name,
-                    "uri": self.workspace.uri(mod.path),
-                    "library": mod.library,
-                    "batchId": batch_of.get(mod.name),
-                }
-                for mod in managed.project.local_modules()
-            ]
-
-    async def module_info(self, params: dict[str, Any]) -> Any:
-        path = self.inside(m.text_document(params) or "")
-        info = await self.engine.module_info(path, self.name)
-        return info if isinstance(info, EngineError) else {"uri": params["textDocument"]["uri"], **info.to_json()}
-
-    async def plan(self, params: dict[str, Any]) -> Any:
-        root = self.default_root(params)
-        profile = m.opt_str(params, "profile", tuple(str(p) for p in Profile)) or str(Profile.HEADER)
-        strategy = m.opt_str(params, "strategy", tuple(str(s) for s in Strategy)) or str(Strategy.EXACT)
-        cap = m.opt_positive_int(params, "maxClosure")
-        result = await self.engine.plan(root, Profile(profile), Strategy(strategy), cap)
-        if isinstance(result, EngineError):
-            return result
-        managed = await self.engine.project_for(root)
-        assert not isinstance(managed, EngineError)
-        return plan_result(result, self.workspace.shown(managed.root))
-
-    async def fingerprint(self, params: dict[str, Any]) -> Any:
-        fp = await self.engine.fingerprint(self.default_root(params))
-        return fp if isinstance(fp, EngineError) else fingerprint_result(fp)
-
-    async def prewarm(self, params: dict[str, Any]) -> Any:
-        path = m.text_document(params, required=False)
-        digest = m.opt_str(params, "sessionKey")
-        header = m.opt_str(params, "header")
-        if path is None and digest is None and header is None:
-            raise m.ParamsError("give `textDocument`, `sessionKey` or `header`")
-        if header is not None and path is None and digest is None:
-            found = await self.engine.snippets.prewarm(header, self._snippet_folder(params))
-            key = found if isinstance(found, EngineError) else found.key
-        else:
-            key = await self.engine.prewarm(self.inside(path) if path else None, digest, self.name)
-        if isinstance(key, EngineError):
-            return key
-        self.hub.track_prewarm(self, key.digest, " ".join(i.render() for i in key.imports) or "(no imports)")
-        return {"sessionKey": key.digest, "started": True}
-
-    async def run(self, params: dict[str, Any]) -> Any:
-        path = self.inside(m.text_document(params) or "")
-        command = m.opt_str(params, "command")
-        timeout = m.opt_positive_int(params, "timeoutMs")
-        result = await self.engine.run(path, command, None if timeout is None else timeout / 1000, self.name)
-        return result if isinstance(result, EngineError) else {"uri": params["textDocument"]["uri"], **result.to_json()}
-
-    async def check(self, params: dict[str, Any]) -> Any:
-        path = self.inside(m.text_document(params) or "")
-        timeout = m.opt_positive_int(params, "timeoutMs")
-        build_check = m.opt_bool(params, "buildCheck", True)
-        cache = m.opt_bool(params, "cache", True)
-        seconds = None if timeout is None else timeout / 1000
-        outcome = await self.engine.check(path, seconds, build_check, self.name, cache)
-        return outcome if isinstance(outcome, EngineError) else outcome.to_json()
-
-    def _snippet_folder(self, params: dict[str, Any]) -> str | None:
-        """The project folder a snippet names (`uri`, inside the workspace); None: the bare toolchain."""
-        uri = params.get("uri")
-        return None if uri is None else self.inside(m.path_of_uri(uri))
-
-    async def snippet_info(self, params: dict[str, Any]) -> Any:
-        return await self.engine.snippets.info(m.req_str(params, "code"), self._snippet_folder(params))
-
-    async def check_snippet(self, params: dict[str, Any]) -> Any:
-        code = m.req_str(params, "code")
-        folder = self._snippet_folder(params)
-        timeout = m.opt_positive_int(params, "timeoutMs")
-        build_check = m.opt_bool(params, "buildCheck", True)
-        cache = m.opt_bool(params, "cache", True)
-        seconds = None if timeout is None else timeout / 1000
-        outcome = await self.engine.snippets.check(code, folder, seconds, build_check, cache)
-        return outcome if isinstance(outcome, EngineError) else {**outcome.to_json(), "path": None}
-
-    async def run_snippet(self, params: dict[str, Any]) -> Any:
-        header, command = m.req_str(params, "header"), m.req_str(params, "command")
-        timeout = m.opt_positive_int(params, "timeoutMs")
-        folder = self._snippet_folder(params)
-        result = await self.engine.snippets.run(header, command, folder, None if timeout is None else timeout / 1000)
-        return result if isinstance(result, EngineError) else {**result.to_json(), "path": None}
-
-    async def status(self, params: dict[str, Any]) -> Any:
-        daemon = {**self.hub.about, "uptimeSeconds": round(time.time() - self.hub.started, 1)}
-        return {**self.engine.status(), "connections": len(self.hub.sessions), "daemon": daemon}
-
-    async def evict(self, params: dict[str, Any]) -> Any:
-        path = m.text_document(params, required=False)
-        digest = m.opt_str(params, "sessionKey")
-        every = m.opt_bool(params, "all", False)
-        if path is None and digest is None and not every:
-            raise m.ParamsError("give `textDocument`, `sessionKey` or `all: true`")
-        evicted = await self.engine.evict(digest, self.inside(path) if path else None, every, self.name)
-        return evicted if isinstance(evicted, EngineError) else {"evicted": evicted}
-
-    async def stop_daemon(self, params: dict[str, Any]) -> Any:
-        asyncio.get_running_loop().call_later(0.05, self.hub.request_stop)
-        return {"stopping": True}
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return Requests(self).handlers()
 
     # -- standard LSP ------------------------------------------------------------------
 
@@ -480,7 +350,7 @@ class Session:
         @ls.command(m.PREWARM_COMMAND)
         @invalid_params
         async def prewarm_command(uri: str) -> Any:
-            return await self.prewarm({"textDocument": {"uri": uri}})
+            return await self._handlers[m.PREWARM]({"textDocument": {"uri": uri}})
 
     async def _settled(self) -> None:
         """Wait until the document changes sent before this request are applied."""
@@ -492,8 +362,16 @@ class Session:
         if self.closed:  # it closed while the buffer was on its way: take it back
             self.engine.drop_buffers(self.name)
             return
-        found = await self.engine.buffer_diagnostics(path, self.name) if text is not None else None
-        self.hub.buffer_changed(self, path, None if found is None or text is None else (found, text.split("\n")))
+        version = self._buffer_versions[path] = self._buffer_versions.get(path, 0) + 1
+        if text is None:
+            self.hub.buffer_changed(self, path, None)
+        else:  # resolving the header's imports may wait for an update: requests behind do not
+            asyncio.get_running_loop().create_task(self._buffer_diagnostics(path, text, version))
+
+    async def _buffer_diagnostics(self, path: str, text: str, version: int) -> None:
+        found = await self.engine.buffer_diagnostics(path, self.name)
+        if self._buffer_versions.get(path) == version and not self.closed:
+            self.hub.buffer_changed(self, path, None if found is None else FileDiagnostics.of(found, text))
 
     async def _adopt(self, uri: str) -> None:
         """With no workspace folder declared, an opened document's project joins the workspace."""

@@ -7,8 +7,10 @@ that is not a string or an integer, a `method` that is not a string) gets
 -32600, with the `id` when it is usable. Nothing a message says can end the
 connection: a fault while handling one is answered -32603. Only a broken
 frame (a bad header, an oversized message) does, since the stream cannot be
-resynchronised; the reader then says why. Writes never block the loop: a
-client that stops reading is dropped once too much is queued for it.
+resynchronised; the reader then says why. Writes never block the loop; a
+client's notifications are kept to the latest state while it does not read
+(`outbox.py`), and only a client that leaves tens of MB of answers to its own
+requests unread is dropped.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class LoopWriter:
         w = self._writer
         return w.transport if isinstance(w, asyncio.StreamWriter) else w
 
+    def queued(self) -> int:
+        """Bytes written and not yet taken by the client."""
+        return 0 if self.closed else self._transport().get_write_buffer_size()
+
     def write(self, data: bytes) -> None:
         if self.closed:
             return
@@ -48,7 +54,7 @@ class LoopWriter:
             return
         transport.write(data)
         if transport.get_write_buffer_size() > MAX_QUEUED:
-            log.warning("client stopped reading; dropping the connection")
+            log.warning("client left %d MB of answers unread; dropping the connection", MAX_QUEUED >> 20)
             self._on_overflow()
 
     def close(self) -> None:
@@ -58,8 +64,13 @@ class LoopWriter:
 
 
 def frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return frame_json(json.dumps(message, ensure_ascii=True, separators=(",", ":")))
+
+
+def frame_json(body: str) -> bytes:
+    """A message already encoded as ASCII JSON, framed."""
+    data = body.encode("ascii")
+    return b"Content-Length: %d\r\n\r\n" % len(data) + data
 
 
 def error_message(msg_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

@@ -36,7 +36,12 @@ class Folder:
         return cls(Path(os.path.abspath(path)), Path(real_path(path)))
 
     def holds(self, real: Path) -> bool:
-        return real == self.real or real.is_relative_to(self.real)
+        return self.holds_text(str(real))
+
+    def holds_text(self, real: str) -> bool:
+        """`holds` for a resolved path as a string: every request asks, so no `Path` is built."""
+        root = str(self.real)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class Workspace:
@@ -62,15 +67,15 @@ class Workspace:
 
     def inside(self, path: str) -> str:
         """`path` resolved, if it is inside the workspace; else invalid params."""
-        real = Path(real_path(path))
+        real = real_path(path)
         if not self.current:
             raise m.ParamsError(
                 f"{path} is outside this connection's workspace: it has none (give `workspaceFolders` or "
                 "`rootUri` in `initialize`, or open a document of the project first)"
             )
-        if not any(f.holds(real) for f in self.current):
+        if not any(f.holds_text(real) for f in self.current):
             raise m.ParamsError(f"{path} is outside this connection's workspace folders (symlinks resolved)")
-        return str(real)
+        return real
 
     def covers(self, root: Path) -> bool:
         """Does the project at `root` overlap the workspace (its news concern this connection)?"""

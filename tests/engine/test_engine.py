@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -13,10 +14,11 @@ from typing import Any, TypeVar
 
 from lean_batchd.engine import Engine, EngineConfig, EngineError, ModuleInfo, RunResult
 from lean_batchd.engine.managed import ManagedProject
+from lean_batchd.engine.news import PlanNews
 from lean_batchd.engine.outcome import FileOutcome
+from lean_batchd.engine.snapshot import FileDiagnostics
 from lean_batchd.lake import LakeProject, discover
 from lean_batchd.plan import context_for, plan, work_from_model
-from lean_batchd.plan.diff import PlanDiff
 from lean_batchd.testing import simulated_lean_command, simulated_repl_command
 from lean_batchd.workers.pool import PoolConfig
 from lean_batchd.workers.protocol import CommandReply
@@ -93,8 +95,8 @@ def test_prewarm_then_run_maps_messages_to_the_file(demo: Path) -> None:
 
 def test_a_file_edit_gives_a_plan_change_through_the_watcher(demo: Path) -> None:
     async def body(engine: Engine) -> None:
-        diffs: list[tuple[float, PlanDiff]] = []
-        engine.plan_listeners.append(lambda root, diff, fp: diffs.append((time.monotonic(), diff)))
+        diffs: list[tuple[float, PlanNews]] = []
+        engine.plan_listeners.append(lambda root, news: diffs.append((time.monotonic(), news)))
         managed = await engine.project_for(str(demo))
         assert isinstance(managed, ManagedProject)
         await asyncio.sleep(0.3)
@@ -107,10 +109,11 @@ def test_a_file_edit_gives_a_plan_change_through_the_watcher(demo: Path) -> None
         assert diff.added == () and diff.removed == ()
         moves = [(c.added_modules, c.removed_modules) for c in diff.changed if c.added_modules or c.removed_modules]
         assert sorted(moves) == [((), ("Demo.Order",)), (("Demo.Order",), ())]
-        # Its importers' batches changed too: their closure digests moved.
-        assert {m for c in diff.changed for m in c.changed_modules} == {
-            "Demo", "Demo.Lemmas", "DemoTest.Lemmas", "DemoTest.Order", "Main",
-        }  # fmt: skip
+        # Its importers' batches changed too (their closure digests moved): counted, not listed.
+        managed_now = managed.snapshot
+        importers = {"Demo", "Demo.Lemmas", "DemoTest.Lemmas", "DemoTest.Order", "Main"}
+        assert diff.dependents == {managed_now.batch_of[m] for m in importers} and diff.moved == 6
+        assert json.loads(diff.encoded)["diff"]["dependents"] == {"batches": len(diff.dependents), "modules": 6}
 
     engine_run(body)
 
@@ -206,18 +209,20 @@ def test_an_olean_change_retires_the_warm_worker(demo: Path) -> None:
 
 def test_diagnostics_are_published_and_cleared(demo: Path) -> None:
     async def body(engine: Engine) -> None:
-        published: list[dict[str, list[Any]]] = []
-        engine.diagnostics_listeners.append(lambda root, by_file: published.append(by_file))
+        published: list[dict[str, FileDiagnostics]] = []
+        engine.diagnostics_listeners.append(lambda root, changed: published.append(dict(changed)))
         await engine.project_for(str(demo))
-        assert published and not any(published[-1].values())
+        assert published and not any(f.diagnostics for f in published[-1].values())
         bad = demo / "src/Demo/Basic.lean"
         original = bad.read_text()
         bad.write_text("import Helper.Missing\n" + original)
-        assert await until(lambda: any(published[-1].values()), timeout=3)
-        (d,) = published[-1][str(bad)]
+        assert await until(lambda: str(bad) in published[-1], timeout=3)
+        (d,) = published[-1][str(bad)].diagnostics
         assert d.code == "unresolved-import" and d.line == 1
+        assert published[-1][str(bad)].lines == {1: "import Helper.Missing"}  # read in the update's thread
         bad.write_text(original)
-        assert await until(lambda: not any(published[-1].values()), timeout=3)
+        assert await until(lambda: published[-1].get(str(bad)) == FileDiagnostics((), {}), timeout=3)
+        assert list(published[-1]) == [str(bad)]  # only the file whose diagnostics changed
 
     engine_run(body)
 
@@ -251,10 +256,13 @@ def test_watch_storm_ends_equal_to_a_fresh_discovery(demo: Path) -> None:
         await until(lambda: False, timeout=0.5)
         fresh = discover(demo)
         assert isinstance(fresh, LakeProject)
+        settled = await engine.quiet(demo)
+        assert not isinstance(settled, EngineError)
         async with managed.lock:
             assert snapshot(managed.project) == snapshot(fresh)
-            fresh_plan = plan(work_from_model(fresh), context_for(fresh), managed.plan_config)
-            assert managed.plan == fresh_plan  # kept current by rebuilding only changed batches
+        fresh_plan = plan(work_from_model(fresh), context_for(fresh), managed.plan_config)
+        assert settled.plan == fresh_plan  # kept current by rebuilding only changed batches
+        assert settled.fingerprint == fresh.fingerprint()
         assert engine.changes_applied < 100  # coalesced, not one update per event
 
     engine_run(body, debounce=0.2)
@@ -265,8 +273,8 @@ def test_a_lakefile_edited_into_hostile_states_keeps_the_model_and_says_why(demo
     parentheses give a lakefile diagnostic, and the project keeps serving its last good model."""
 
     async def body(engine: Engine) -> None:
-        published: list[dict[str, list[Any]]] = []
-        engine.diagnostics_listeners.append(lambda root, by_file: published.append(by_file))
+        shown: dict[str, FileDiagnostics] = {}
+        engine.diagnostics_listeners.append(lambda root, changed: shown.update(changed))
         managed = await engine.project_for(str(demo))
         assert isinstance(managed, ManagedProject)
         before = sorted(managed.project.graph.modules)
@@ -286,16 +294,16 @@ def test_a_lakefile_edited_into_hostile_states_keeps_the_model_and_says_why(demo
         for path, text in hostile:
             path.write_text(text)
             await engine.apply_paths(str(demo), [str(path)])
-            codes = {d.code for d in published[-1].get(str(path), [])}
+            codes = {d.code for d in shown[str(path)].diagnostics}
             assert "lakefile-parse-error" in codes, (path.name, codes)
             info = await engine.module_info(str(demo / "src/Demo/Algebra.lean"))
             assert isinstance(info, ModuleInfo) and (info.module, info.library) == ("Demo.Algebra", "Demo")
             assert sorted(managed.project.graph.modules) == before
             plan_now = await engine.plan(str(demo))
-            assert not isinstance(plan_now, EngineError) and plan_now.batches
+            assert not isinstance(plan_now, EngineError) and plan_now.plan.batches
         lean.unlink()
         toml.write_text(good)
         await engine.apply_paths(str(demo), [str(lean), str(toml)])
-        assert not any(published[-1].values())
+        assert not any(f.diagnostics for f in shown.values())
 
     engine_run(body)

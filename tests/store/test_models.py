@@ -198,7 +198,7 @@ def test_a_daemon_restart_reads_only_what_changed_while_it_ran(tmp_path: Path, s
             managed = await engine.project_for(tmp_path)
             assert not isinstance(managed, EngineError)
             plans.append(managed.restored)
-            assert managed.plan == plan_project(managed.project, managed.plan_config)
+            assert managed.snapshot.plan == plan_project(managed.project, managed.plan_config)
             if edit:
                 (tmp_path / "A/C.lean").write_text("def c := 2\n-- edited while the daemon ran\n")
                 await engine.apply_paths(tmp_path, [str(tmp_path / "A/C.lean")])
