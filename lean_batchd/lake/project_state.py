@@ -11,6 +11,7 @@ watcher overflow, or when a stored model is opened again). Both return a
 from __future__ import annotations
 
 import gc
+import heapq
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -412,9 +413,10 @@ class ProjectState:
         assert self._journal is not None
         candidates = {n for n in self._journal if n not in self._walked}
         candidates |= {e for old in self._journal.values() if old is not None for e in old.edges}
+        queue = sorted(candidates)  # a heap: smallest name first, a fixed order (`min` per step was quadratic)
         dropped = False
-        while candidates:
-            name = min(candidates)
+        while queue:
+            name = heapq.heappop(queue)
             candidates.discard(name)
             if name not in self.graph or name in self._walked:
                 continue
@@ -423,7 +425,9 @@ class ProjectState:
                 module = self.graph.get(gone)
                 if module is not None:
                     self._remove(gone)
-                    candidates |= set(module.edges) - orphaned
+                    for edge in set(module.edges) - orphaned - candidates:
+                        candidates.add(edge)
+                        heapq.heappush(queue, edge)
                     dropped = True
         return dropped
 
