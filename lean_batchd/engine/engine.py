@@ -117,6 +117,13 @@ class Engine:
         found = [m for m in self.projects.values() if absolute == m.root_text or absolute.startswith(m.root_prefix)]
         return max(found, key=lambda m: len(m.root_text), default=None)
 
+    def resolved(self, path: str) -> bool:
+        """Is `path` a module's file in its open project's current snapshot? The model keys files by
+        their resolved paths (and the watcher reports a folder turned into a symlink), so such a
+        path needs no `real_path`: no file-system call on the loop for the files editors ask about."""
+        known = self._known(path)
+        return known is not None and known.snapshot.module_at(path) is not None
+
     async def _project(self, absolute: str) -> ManagedProject | EngineError:
         """`project_for` a path already resolved (each request resolves its path once)."""
         known = self._known(absolute)
@@ -253,8 +260,7 @@ class Engine:
         """The file's session as `owner` sees it, from the project's current snapshot: no lock. A
         path the snapshot holds as a module's file is resolved already (the model keys files by
         their resolved paths, and the watcher reports a folder turned into a symlink)."""
-        known = self._known(path)
-        absolute = path if known is not None and known.snapshot.module_at(path) is not None else real_path(path)
+        absolute = path if self.resolved(path) else real_path(path)
         managed = await self._project(absolute)
         if isinstance(managed, EngineError):
             return managed
@@ -459,9 +465,7 @@ class Engine:
         if isinstance(got, EngineError):
             return got
         results = self.result_store(got[0].root) if cache else None
-        return await check_file(
-            self, got[0], got[1], got[1].path, timeout, build_check, owner, results, expect_more
-        )
+        return await check_file(self, got[0], got[1], got[1].path, timeout, build_check, owner, results, expect_more)
 
     def result_store(self, root: Path) -> ResultStore | None:
         """The project's stored outcomes (None when the engine keeps none)."""

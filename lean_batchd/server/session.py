@@ -244,7 +244,7 @@ class Session:
 
     def inside(self, path: str) -> str:
         """`path` resolved, if it is inside this connection's workspace; else invalid params."""
-        return self.workspace.inside(path)
+        return self.workspace.inside(path, self.engine.resolved(path))
 
     def default_root(self, params: dict[str, Any]) -> str:
         uri = params.get("uri")

@@ -65,9 +65,10 @@ class Workspace:
         self.folders = [f for f in self.folders if f.real not in gone] + new
         return new
 
-    def inside(self, path: str) -> str:
-        """`path` resolved, if it is inside the workspace; else invalid params."""
-        real = real_path(path)
+    def inside(self, path: str, resolved: bool = False) -> str:
+        """`path` resolved (unless the caller knows it is already), if it is inside the workspace;
+        else invalid params."""
+        real = path if resolved else real_path(path)
         if not self.current:
             raise m.ParamsError(
                 f"{path} is outside this connection's workspace: it has none (give `workspaceFolders` or "

@@ -9,11 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from lean_batchd.engine import Engine, ModuleInfo
+from lean_batchd.server.workspace import Workspace
 from tests.conftest import DEMO
+from tests.engine.test_engine import engine_run
 from tests.server.conftest import SIMULATED, call, closed, hello, raw, send, serving
 from tests.workers.conftest import wait_until, worker_processes
 
@@ -148,3 +152,37 @@ def test_requests_before_initialize_on_the_unix_socket_get_32002(demo: Path, soc
         assert error_code(call(s, "textDocument/codeLens", doc(demo / "Main.lean"))) == NOT_INITIALIZED
         send(s, {"jsonrpc": "2.0", "method": "exit"})
         assert closed(s)  # `exit` is served before `initialize`: it closes the connection
+
+
+def test_a_module_file_is_checked_against_the_workspace_without_touching_the_file_system(
+    demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the snapshot holds is keyed by its resolved path already: no `realpath` (a `lstat` per
+    folder) on the loop for the files editors ask about; any other spelling is still resolved."""
+    root = demo.resolve()
+    order = str(root / "src/Demo/Order.lean")
+    link = tmp_path / "link"
+    link.symlink_to(root / "src")
+    spelled = str(link / "Demo/Order.lean")
+    on_loop: list[str] = []
+    real = os.path.realpath
+
+    def counted(path: str, **kwargs: bool) -> str:
+        if threading.current_thread() is threading.main_thread():
+            on_loop.append(path)
+        return real(path, **kwargs)
+
+    async def body(engine: Engine) -> None:
+        await engine.project_for(str(root))
+        workspace = Workspace()
+        workspace.declare([root.as_uri()])
+        monkeypatch.setattr(os.path, "realpath", counted)
+        assert engine.resolved(order) and workspace.inside(order, engine.resolved(order)) == order
+        info = await engine.module_info(order)
+        assert isinstance(info, ModuleInfo) and info.module == "Demo.Order"
+        assert on_loop == []
+        assert not engine.resolved(spelled)
+        assert workspace.inside(spelled, engine.resolved(spelled)) == order
+        assert on_loop == [spelled]
+
+    engine_run(body, watch=False)
