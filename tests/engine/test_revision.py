@@ -4,6 +4,7 @@ every snapshot, settled, equals one built afresh from a fresh discovery."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from lean_batchd.engine.news import PlanNews, compose
 from lean_batchd.engine.revision import announced, diagnosed, first_snapshot, settled
-from lean_batchd.engine.snapshot import ProjectSnapshot
+from lean_batchd.engine.snapshot import FileDiagnostics, ProjectSnapshot
+from lean_batchd.lake.diagnostics import Diagnostic
 from lean_batchd.plan.diff import PlanDiff, diff_plans
 from lean_batchd.plan.planner import PlanConfig
 from tests.lake.test_incremental import LAKEFILES, _op, apply, fresh, initial_tree
@@ -33,6 +35,11 @@ def assert_announces(news: PlanNews, diff: PlanDiff) -> None:
     for bid in news.dependents:  # changed only through imports: no module joined or left
         assert not (truth[bid].added_modules or truth[bid].removed_modules)
     assert news.unchanged == len(diff.unchanged)
+
+
+def _of(diagnostics: Mapping[str, FileDiagnostics], path: str) -> tuple[Diagnostic, ...]:
+    found = diagnostics.get(path)
+    return () if found is None else found.diagnostics
 
 
 def structure(snap: ProjectSnapshot) -> dict[str, Any]:
@@ -74,8 +81,11 @@ def test_each_announcement_is_the_plans_diff_and_settles_to_a_fresh_snapshot(
             if data.draw(st.booleans(), "settle now"):  # the plan catches up now, or several changes later
                 snap = settled(snap)
                 assert snap.plan == after.plan and snap.plan_generation == snap.generation
-            _, snap = diagnosed(project, snap)
+            shown = snap.diagnostics
+            found, snap = diagnosed(project, snap)
             assert snap.diagnostics == after.diagnostics
+            moved = {p for p in {*shown, *after.diagnostics} if _of(shown, p) != _of(after.diagnostics, p)}
+            assert found.keys() == moved  # only files whose diagnostics changed are announced
         snap = settled(snap)
         assert snap.plan == first_snapshot(fresh(root), CONFIG).plan
 

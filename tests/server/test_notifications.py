@@ -15,6 +15,7 @@ import pytest
 from lean_batchd.engine.news import PlanNews, plan_news
 from lean_batchd.plan.diff import BatchChange
 from lean_batchd.server import outbox as outbox_module
+from lean_batchd.server import transport as transport_module
 from lean_batchd.server.outbox import Outbox
 from lean_batchd.server.transport import LoopWriter
 from lean_batchd.testing.mathlib_tree import generate
@@ -117,23 +118,30 @@ def news(since: int, generation: int, changed: dict[str, BatchChange], dependent
 
 def test_a_slow_readers_notifications_are_kept_as_latest_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the high-water mark nothing more is queued: one plan change per project, composed from
-    the client's last news, the latest diagnostics per file and state per worker, once it reads."""
+    the client's last news, the latest diagnostics per file and state per worker, once it reads;
+    however much happened meanwhile, the connection is not dropped."""
     monkeypatch.setattr(outbox_module, "HIGH_WATER", 64 * 1024)
     monkeypatch.setattr(outbox_module, "LOW_WATER", 16 * 1024)
+    monkeypatch.setattr(transport_module, "MAX_QUEUED", 4 * 1024 * 1024)
+    dropped: list[bool] = []
 
     async def main() -> list[dict[str, Any]]:
         server, client = socket.socketpair()
         _, writer = await asyncio.open_connection(sock=server)
-        box = Outbox(LoopWriter(writer, lambda: None))
+        box = Outbox(LoopWriter(writer, lambda: dropped.append(True)))
         filler = b"Content-Length: 2\r\n\r\n{}" * 100_000  # the client stopped reading mid-way
         box.writer.write(filler)
+        await asyncio.sleep(0)
         assert box.writer.queued() > outbox_module.HIGH_WATER
         box.plan_changed("file:///p", news(1, 2, {"a": BatchChange("a", ("X",), (), ())}, {"b"}))
         box.plan_changed("file:///p", news(2, 3, {"c": BatchChange("c", (), (), ("Y",))}, {"b", "d"}))
-        for version in (1, 2):
+        versions = range(1, 20_001)  # far more than a queue could hold before the drop
+        for version in versions:
             box.notify(PUBLISH, {"uri": "file:///p/A.lean", "diagnostics": [version]}, "file:///p/A.lean")
             box.notify("$/leanBatchd/workerChanged", {"sessionKey": "k", "state": f"s{version}"}, "k")
-        assert box.parked == 6
+        await asyncio.sleep(0)
+        assert not dropped
+        assert box.parked == 2 + 2 * len(versions)
 
         def read_all() -> bytes:
             client.settimeout(3)
@@ -156,4 +164,5 @@ def test_a_slow_readers_notifications_are_kept_as_latest_state(monkeypatch: pyte
     plan = messages[0]["params"]
     assert (plan["root"], plan["since"], plan["generation"], plan["fingerprint"]) == ("file:///p", 1, 3, "fp3")
     assert [c["id"] for c in plan["diff"]["changed"]] == ["a", "c"] and plan["diff"]["dependents"]["batches"] == 2
-    assert messages[1]["params"]["diagnostics"] == [2] and messages[2]["params"]["state"] == "s2"
+    assert messages[1]["params"]["diagnostics"] == [20_000] and messages[2]["params"]["state"] == "s20000"
+    assert not dropped
