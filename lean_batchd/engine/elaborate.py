@@ -27,6 +27,7 @@ from ..lake.artifacts import (
     olean_path,
     stale_artifacts,
 )
+from ..lake.diagnostics import Code, Severity
 from ..lake.header import START
 from ..plan.elaboration import ElaborationPath, elaboration_of, option_plan
 from ..plan.work import ModuleWork
@@ -37,9 +38,9 @@ from ..workers.lean_file import DEFAULT_LEAN_COMMAND, run_lean_file
 from ..workers.worker import OptionsApplied
 from .managed import ManagedProject, model_thread
 from .outcome import FileOutcome, FileStatus, outcome_of
-from .positions import file_range
+from .positions import file_range, utf16
 from .snapshot import Session
-from .values import EngineError, FileMessage, RunResult
+from .values import EngineError, FileMessage, Range, RunResult
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -72,6 +73,19 @@ async def check_file(
     work, key = session.work, session.key
     module = managed.snapshot.module_at(path)
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
+    given = text is not None
+    text = await managed.text_of(path, owner) if text is None else text
+    unresolved = await unresolved_imports(managed, path, text)
+    if unresolved:
+        return FileOutcome(
+            path=path,
+            module=module,
+            status=FileStatus.HEADER_FAILED,
+            session_key=key.digest,
+            messages=tuple(unresolved),
+            simulated=engine.config.simulated,
+            elaboration=elaboration,
+        )
     judged: str | None = None
     if build_check:
         status = await build_status(engine, managed, work)
@@ -87,8 +101,6 @@ async def check_file(
                 elaboration=elaboration,
                 build_judged_by=judged,
             )
-    given = text is not None
-    text = await managed.text_of(path, owner) if text is None else text
     stored: ResultKey | None = None
     if results is not None and (build_check or engine.config.simulated):
         stored = await result_key_of(engine, managed, session, path, text)
@@ -113,6 +125,22 @@ async def check_file(
     if results is not None and results.due():
         await asyncio.to_thread(results.flush)
     return outcome
+
+
+async def unresolved_imports(managed: ManagedProject, path: str, text: str) -> list[FileMessage]:
+    """The imports of `text`'s header that no package of the workspace provides, as Lake resolves
+    them (`LakeProject.buffer_diagnostics`): Lean cannot load them, so neither can a session. Not
+    while dependencies are missing from disk (those are warnings: `lake update` may bring them)."""
+    async with managed.lock:
+        found = await model_thread(managed.project.buffer_diagnostics, path, text)
+    lines = text.split("\n")
+    out = []
+    for d in found:
+        if d.code is Code.UNRESOLVED_IMPORT and d.severity is Severity.ERROR and d.line is not None:
+            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+            start = utf16(line, d.column or 0)
+            out.append(FileMessage("error", Range(d.line - 1, start, d.line - 1, utf16(line, len(line))), d.message))
+    return out
 
 
 async def result_key_of(engine: Engine, managed: ManagedProject, session: Session, path: str, text: str) -> ResultKey:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,19 @@ def test_statuses_messages_and_positions(demo: Path) -> None:
     bad = check(simulated(), order, build_check=False)
     assert isinstance(bad, FileOutcome) and bad.status is FileStatus.ERRORS and bad.count("error") == 1
     assert bad.to_json()["errors"] == 1 and FileOutcome.from_json(bad.to_json()).same_result(bad)
+
+
+def test_an_import_no_package_provides_fails_the_header_as_lean_would(demo: Path) -> None:
+    bad = demo / "src/Demo/Bad.lean"
+    bad.write_text("import Demo.Basic\nimport Nope.Missing\n\ntheorem t : True := trivial\n")
+    got = check(simulated(), bad, build_check=False)
+    assert isinstance(got, FileOutcome) and got.status is FileStatus.HEADER_FAILED
+    (message,) = got.messages
+    assert message.severity == "error" and "Nope.Missing" in message.text
+    assert (message.range.start_line, message.range.start_character) == (1, 7)  # at the import's name
+    shutil.rmtree(demo / "vendor/helper")  # a dependency not on disk: `lake update` may bring it
+    basic = check(simulated(), demo / "src/Demo/Basic.lean", build_check=False)  # imports Helper.Core
+    assert isinstance(basic, FileOutcome) and basic.status is FileStatus.OK
 
 
 def test_crash_and_timeout_are_outcomes(demo: Path) -> None:
