@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .check_command import CheckOptions
     from .engine import EngineConfig
     from .engine.values import EngineError
+    from .executors.base import ExecutorChoice
     from .snippet_command import SnippetInput
     from .store.models import OpenedModel
     from .workers.limits import MemoryLimits
@@ -115,8 +116,35 @@ def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
         lean = simulated_lean_command()
     return EngineConfig(
         pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl,
-        result_cache=not args.no_cache,
+        result_cache=not args.no_cache, executor=_executor_choice(args),
     )  # fmt: skip
+
+
+def _executor_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor", choices=["local", "ray"], default="local",
+        help="where sessions run: this machine's pool (default), or Ray actors (pip install 'lean-batchd[ray]')",
+    )  # fmt: skip
+    p.add_argument(
+        "--ray-address", default="local", metavar="ADDR",
+        help="local (a private single-node Ray, the default), auto (this machine's cluster) or HOST:PORT",
+    )  # fmt: skip
+    p.add_argument("--ray-namespace", default="lean-batchd", metavar="NS", help="the session actors' Ray namespace")
+
+
+def _executor_choice(args: argparse.Namespace) -> ExecutorChoice:
+    from .executors.base import ExecutorChoice
+
+    kind = getattr(args, "executor", "local")
+    if kind == "local":
+        return ExecutorChoice()
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        print("lean-batchd: --executor ray needs Ray: pip install 'lean-batchd[ray]'", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED)
+    detached = args.run is _serve  # a daemon's sessions outlive it: restarted, it re-attaches
+    return ExecutorChoice(kind, args.ray_address, args.ray_namespace, detached=detached)
 
 
 def _memory_limits(args: argparse.Namespace) -> MemoryLimits:
@@ -244,12 +272,15 @@ def _log_to(path: str | None, verbose: bool) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     from .engine import Engine
     from .server.daemon import DaemonError, serve_socket, serve_stdio  # pygls: only where LSP is served
 
     _log_to(args.log_file, args.verbose)
     engine = Engine(_engine_config(args, args.simulate))
+    for note in engine.executor.start():  # Ray: join the cluster, re-attach to live sessions
+        logging.getLogger("lean_batchd.executors").info(note)
     prewarm = not args.no_prewarm
     if not args.listen and sys.stdin.isatty():
         print(
@@ -417,7 +448,7 @@ def _check(args: argparse.Namespace) -> int:
     if isinstance(setup, int):
         return setup
     files, options, config = setup
-    daemon = _daemon_for(args, config.simulated)
+    daemon = None if args.executor != "local" else _daemon_for(args, config.simulated)
     report = run_interruptible(run_check(files, options, config, daemon))
     if isinstance(report, EngineError):
         return _failed_to_start(report)
@@ -534,6 +565,7 @@ def _check_flags(p: argparse.ArgumentParser) -> None:
         help="colour severities and outcomes (auto: on a terminal, unless NO_COLOR is set)",
     )  # fmt: skip
     _worker_flags(p)
+    _executor_flags(p)
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -729,6 +761,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--log-file", metavar="PATH")
     s.add_argument("-v", "--verbose", action="store_true")
     _serve_flags(s)
+    _executor_flags(s)
     s.set_defaults(run=_serve)
     c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed (for editors)")
     c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")

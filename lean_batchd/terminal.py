@@ -22,6 +22,7 @@ STATUS_COLOUR = {
     "timeout": "red",
     "crashed": "red",
     "memory": "red",
+    "node-lost": "red",
 }
 
 

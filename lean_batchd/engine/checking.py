@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..lake.header import Import
 from ..plan.keys import header_imports
+from .batches import check_batch
 from .engine import Engine
 from .outcome import FileOutcome, FileStatus
 from .snippets import snippet_header
@@ -207,10 +208,9 @@ async def check_sessions(
     async def lane() -> None:
         while queue and not fatal:
             group = queue.pop(0)
-            for path in group.paths:
-                if on_progress is not None:
-                    on_progress(Progress(len(results), total, group, None))
-                got = await target.check(path, path != group.paths[-1])
+            if on_progress is not None:
+                on_progress(Progress(len(results), total, group, None))
+            async for path, got in _outcomes(target, group):
                 if isinstance(got, EngineError):
                     if got.kind in FATAL:
                         fatal.append(got)
@@ -219,6 +219,8 @@ async def check_sessions(
                 results[path] = got
                 if on_progress is not None:
                     on_progress(Progress(len(results), total, group, got))
+                    if path != group.paths[-1]:  # the next file starts
+                        on_progress(Progress(len(results), total, group, None))
 
     async def lanes() -> None:
         running = [asyncio.ensure_future(lane()) for _ in range(max(1, min(jobs, len(sessions))))]
@@ -241,6 +243,19 @@ async def check_sessions(
         simulated=target.simulated,
         memory=memory,
     )
+
+
+async def _outcomes(target: CheckTarget, group: FileGroup) -> AsyncGenerator[tuple[str, FileOutcome | EngineError]]:
+    """The group's outcomes in order: one executor batch where a batch costs a round trip
+    (`engine.batches`), else file by file, each knowing whether more of its session follow."""
+    if isinstance(target, EngineTarget) and target.engine.executor.batched:
+        batch = check_batch(target.engine, group.paths, target.timeout, target.build_check, target.cache)
+        async with contextlib.aclosing(batch):
+            async for got in batch:
+                yield got
+        return
+    for path in group.paths:
+        yield path, await target.check(path, path != group.paths[-1])
 
 
 class EngineTarget:
@@ -270,11 +285,12 @@ class EngineTarget:
         )
 
     async def workers(self) -> tuple[int, float]:
-        snapshot = self.engine.pool.snapshot()
-        warm = sum(1 for w in snapshot.workers if str(w.state) in ("warm", "busy"))
-        return warm, snapshot.charged_mb
+        return self.engine.executor.sessions()
 
     async def memory(self) -> PoolMemory:
+        if self.engine.executor.batched:  # the sessions' memory is measured where they run
+            charged = self.engine.executor.sessions()[1]
+            return PoolMemory(charged, None, charged)
         pool = self.engine.pool
         charged = pool.measure()
         snapshot = pool.snapshot()

@@ -14,7 +14,7 @@ import asyncio
 import os
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..lake.artifacts import (
@@ -29,7 +29,7 @@ from ..lake.artifacts import (
 )
 from ..lake.diagnostics import Code, Severity
 from ..lake.header import START
-from ..plan.elaboration import ElaborationPath, elaboration_of, option_plan
+from ..plan.elaboration import Elaboration, ElaborationPath, elaboration_of, option_plan
 from ..plan.work import ModuleWork
 from ..store.identity import program_identity
 from ..store.results import LEAN, SIMULATED, ResultKey, ResultStore, result_key
@@ -70,6 +70,47 @@ async def check_file(
     the same session follow (`Lease.expect_more`). `text` is what to elaborate when it is not the
     file's (a snippet, `engine.snippets`); by default `owner`'s unsaved buffer of the file, else
     the file on disk."""
+    pending = await prepare_check(engine, managed, session, path, build_check, owner, results, text=text)
+    if isinstance(pending, FileOutcome):
+        return pending
+    result: RunResult | EngineError
+    if pending.elaboration.path is ElaborationPath.LEAN:
+        result = await run_whole_file(engine, managed, session, path, timeout, owner, pending.text)
+    else:
+        result = await engine.elaborate_text(session, path, pending.text, None, timeout, expect_more)
+    return await finish_check(managed, pending, result, owner, results)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    """A file that passed the build check and is not in the store: what elaborating it needs,
+    and what its outcome is stored under."""
+
+    path: str
+    module: str | None
+    session: Session
+    text: str
+    given: bool
+    """`text` was given (a snippet), not read from the file or its buffer."""
+    elaboration: Elaboration
+    judged: str | None
+    stored: ResultKey | None
+
+
+async def prepare_check(
+    engine: Engine,
+    managed: ManagedProject,
+    session: Session,
+    path: str,
+    build_check: bool,
+    owner: str | None = None,
+    results: ResultStore | None = None,
+    *,
+    text: str | None = None,
+) -> FileOutcome | PendingCheck:
+    """Everything of `check_file` before Lean runs: the imports, the build check and the store;
+    an outcome when one of them answers, else what is left to elaborate (a batch executor
+    gathers these)."""
     work, key = session.work, session.key
     module = managed.snapshot.module_at(path)
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
@@ -111,15 +152,22 @@ async def check_file(
                 hit, path=path, module=module, session_key=key.digest, elapsed_seconds=time.monotonic() - started,
                 elaboration=elaboration, build_judged_by=judged, cached=True,
             )  # fmt: skip
-    result: RunResult | EngineError
-    if elaboration.path is ElaborationPath.LEAN:
-        result = await run_whole_file(engine, managed, session, path, timeout, owner, text)
-    else:
-        result = await engine.elaborate_text(session, path, text, None, timeout, expect_more)
+    return PendingCheck(path, module, session, text, given, elaboration, judged, stored)
+
+
+async def finish_check(
+    managed: ManagedProject,
+    pending: PendingCheck,
+    result: RunResult | EngineError,
+    owner: str | None = None,
+    results: ResultStore | None = None,
+) -> FileOutcome | EngineError:
+    """The outcome of an elaboration, stored when it is definitive and of the text its key names."""
     if isinstance(result, EngineError):
         return result
-    outcome = outcome_of(result, module, elaboration, judged)
-    elaborated = given or await managed.text_of(path, owner) == text  # the text the key names is what Lean saw
+    outcome = outcome_of(result, pending.module, pending.elaboration, pending.judged)
+    elaborated = pending.given or await managed.text_of(pending.path, owner) == pending.text  # what Lean saw
+    stored = pending.stored
     if results is not None and stored is not None and outcome.status in DEFINITIVE and elaborated:
         await asyncio.to_thread(results.put, stored, outcome.to_json())
     if results is not None and results.due():

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from ..executors import BatchItem, ExecutorChoice, SessionBatch, executor_for
 from ..lake.diagnostics import Diagnostic
 from ..lake.project import ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
@@ -29,21 +30,19 @@ from ..store.database import StoreDatabase
 from ..store.location import project_folder
 from ..store.models import open_project, save_project
 from ..store.results import ResultStore, process_command
-from ..workers.failures import LeaseRefused, WorkerFailure
 from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
 from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
-from ..workers.protocol import Command, CommandReply, ProofStepReply
 from ..workers.worker import WorkerInfo
 from .elaborate import check_file
 from .managed import ManagedProject, model_thread, real_path
 from .news import PlanNews
 from .outcome import FileOutcome
-from .positions import file_range
+from .replies import body_of, run_result
 from .revision import plan_now, settled
 from .snapshot import FileDiagnostics, ProjectSnapshot, ProjectView, Session
 from .snippets import Snippets
 from .updater import ProjectUpdater
-from .values import EngineError, ErrorKind, FileMessage, ModuleInfo, Planned, RunResult
+from .values import EngineError, ErrorKind, ModuleInfo, Planned, RunResult
 from .watch import FileChanges, ProjectWatcher
 
 NO_REPL_COMMAND = ("lean-batchd-no-repl-found",)
@@ -72,6 +71,8 @@ class EngineConfig:
     """Remember each project's model and plan across runs (and its outcomes, with `result_cache`)."""
     result_cache: bool = True
     """Answer a `check` from the project's store when nothing its outcome depends on changed."""
+    executor: ExecutorChoice = field(default_factory=ExecutorChoice)
+    """Where sessions run: the local pool, or Ray actors (`executors`)."""
 
 
 PlanListener = Callable[[Path, PlanNews], None]
@@ -83,6 +84,7 @@ class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.pool = WorkerPool(self.config.pool)
+        self.executor = executor_for(self.config.executor, self.pool)
         self.projects: dict[Path, ManagedProject] = {}
         self._opening: dict[Path, asyncio.Task[ManagedProject | EngineError]] = {}
         self._updaters: dict[Path, ProjectUpdater] = {}
@@ -269,6 +271,10 @@ class Engine:
             self._keys[session.key.digest] = (managed.root, session.key)
         return managed, snap, session
 
+    async def runnable(self, path: str) -> tuple[ManagedProject, Session] | EngineError:
+        """The file's session on disk, when a worker can be started for it."""
+        return await self._runnable(path, None)
+
     async def _runnable(self, path: str, owner: str | None) -> tuple[ManagedProject, Session] | EngineError:
         """The file's session, when a worker can be started for it (there is a Lean REPL)."""
         got = await self._session(path, owner)
@@ -406,43 +412,15 @@ class Engine:
         timeout: float | None,
         expect_more: bool = True,
     ) -> RunResult | EngineError:
-        """`run` on `text`, the file's text as the caller read it (what a stored outcome is keyed by)."""
-        header_end = session.work.header_end
-        assert header_end is not None
-        body = text.encode("utf-8")[header_end.offset :].decode("utf-8", errors="replace")
-        sent = body if command is None else command
+        """`run` on `text`, the file's text as the caller read it (what a stored outcome is keyed by),
+        as a batch of one on the engine's executor."""
+        sent = body_of(session, text) if command is None else command
         started = time.monotonic()
-        reply: CommandReply | ProofStepReply | None = None
-        failure: WorkerFailure | None = None
-        options = None
-        try:
-            async with self.pool.lease(
-                session.key, closure_size=session.closure_size, expect_more=expect_more
-            ) as lease:
-                answer = await lease.run(Command(sent), timeout)
-                options = lease.worker.options
-        except LeaseRefused as refused:
-            answer = refused.failure
-        if isinstance(answer, WorkerFailure):
-            failure = answer
-        elif isinstance(answer, CommandReply | ProofStepReply):
-            reply = answer
-        else:
-            return EngineError(ErrorKind.WORKER, f"the REPL answered: {answer.message}")
-        lines = text.split("\n")
-        messages = tuple(
-            FileMessage(m.severity, file_range(lines, header_end, m.pos, m.end_pos), m.data)
-            for m in (reply.messages if reply is not None else ())
-        )
-        return RunResult(
-            path=path,
-            session_key=session.key.digest,
-            messages=messages,
-            reply=reply,
-            failure=failure,
-            elapsed_seconds=time.monotonic() - started,
-            simulated=self.config.simulated,
-            options=options,
+        batch = SessionBatch(session.key, session.closure_size, (BatchItem(sent, timeout, expect_more),))
+        answers = [got async for got in self.executor.run_batch(batch)]
+        got = answers[0]
+        return run_result(
+            session, path, text, got.answer, got.options, time.monotonic() - started, self.config.simulated
         )
 
     async def check(
@@ -496,6 +474,7 @@ class Engine:
                 for root, m in self.projects.items()
             ],
             "pool": snapshot.to_json(),
+            "executor": self.executor.status(),
             "simulated": self.config.simulated,
         }
 
@@ -579,6 +558,7 @@ class Engine:
         self._watchers.clear()
         for updater in self._updaters.values():
             await updater.close()
+        await self.executor.close()
         await self.pool.close()
         for results in self._results.values():
             await asyncio.to_thread(results.close)

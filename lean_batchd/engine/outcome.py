@@ -25,6 +25,8 @@ class FileStatus(StrEnum):
     MEMORY = "memory"
     """Stopped for memory (a hard ceiling, the address-space limit, the machine running out),
     or no worker could be given memory for it (`detail` says which)."""
+    NODE_LOST = "node-lost"
+    """The session's Ray actor or node was lost while the file ran, and again on a fresh one."""
     CRASHED = "crashed"
     """The worker died, or failed in another way the pool reported."""
 
@@ -139,6 +141,8 @@ def outcome_of(
             status = FileStatus.HEADER_FAILED
         elif failure.kind in MEMORY_FAILURES:
             status = FileStatus.MEMORY
+        elif failure.kind is FailureKind.NODE_LOST:
+            status = FileStatus.NODE_LOST
         else:
             status = FileStatus.CRASHED
     elif any(m.severity == "error" for m in result.messages):

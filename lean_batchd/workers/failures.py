@@ -27,6 +27,8 @@ class FailureKind(StrEnum):
     """A new worker for this session cannot fit (its cost is above the budget or the hard ceiling)."""
     MEMORY_PRESSURE = "memory-pressure"
     """The machine stayed short of memory for the whole queue wait: no new worker was started."""
+    NODE_LOST = "node-lost"
+    """The executor lost the session's host (a Ray actor or node) mid-batch, and again on retry."""
     RESTART_LIMIT = "restart-limit"
     CLOSED = "closed"
 

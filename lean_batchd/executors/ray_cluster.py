@@ -1,0 +1,418 @@
+"""The Ray executor: one named actor per session key, placed where its memory is free.
+
+Each session key gets an actor (`session_actor.SessionActor`) named after the key's full digest
+in the executor's namespace, created with `get_if_exists` (Ray's named actors: names are unique
+per namespace, and `get_if_exists` returns the live one; docs.ray.io ray-core/actors/named-actors).
+It asks for `num_cpus=0` explicitly, since passing `resources=` alone makes an actor hold a CPU
+for its life (ray/actor.py; scaleout.md pitfall 4): warm sessions are bounded by memory, and
+the `jobs` lanes bound how many run at once. Its memory is a custom resource, `lean_memory_mb`,
+sized from the pool's per-session estimate (`SessionHistory.estimate`): Ray holds custom
+resources for an actor's life and places it only on a node with that much free
+(ray-core/scheduling/resources), so nodes declare what their Lean workers may take
+(`ray start --resources='{"lean_memory_mb": 20000}'`).
+
+A batch is one streaming generator call: answers come back as files finish. An actor or node
+lost mid-batch (`RayActorError`, `NodeDiedError`, ...) leaves its unanswered files for one fresh
+actor; lost again, they are answered `node-lost`. Nothing is retried by Ray itself
+(`max_restarts=0`, `max_task_retries=0`: a restarted actor is a cold REPL, and a retried task
+could answer a file twice; ray-core/fault_tolerance/actors). Idle actors are reaped after the
+pool's idle TTL, and the least recently used idle one makes room when a new session would not
+fit. A daemon's actors are detached: restarted, it re-attaches to the live ones of its
+namespace and cleans up those that do not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..workers.failures import FailureKind, WorkerFailure
+from ..workers.history import SessionHistory
+from ..workers.pool import PoolConfig
+from .base import ExecutorChoice, ItemAnswer, SessionBatch
+from .session_actor import SessionActor
+
+MEMORY_RESOURCE = "lean_memory_mb"
+PREFIX = "lean-batchd-session-"
+DESCRIBE_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 5.0
+LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
+"""A private local Ray moves only small replies: its default would reserve 30 % of the machine."""
+
+
+@dataclass(slots=True)
+class _Actor:
+    handle: Any
+    name: str
+    key_digest: str
+    full_digest: str
+    generation: int
+    reserved_mb: float
+    node: str | None = None
+    host: str | None = None
+    busy: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    charged_mb: float = 0.0
+    adopted: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key_digest,
+            "actor": self.name,
+            "node": self.node,
+            "host": self.host,
+            "reservedMb": round(self.reserved_mb, 1),
+            "chargedMb": round(self.charged_mb, 1),
+            "busy": self.busy > 0,
+            "idleSeconds": round(time.monotonic() - self.last_used, 1),
+            "adopted": self.adopted,
+        }
+
+
+def actor_name(full_digest: str, generation: int) -> str:
+    return f"{PREFIX}{full_digest[:24]}.{generation}"
+
+
+def _generation_of(name: str) -> int:
+    tail = name.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def local_memory_mb(config: PoolConfig) -> float:
+    """What a private local Ray offers its sessions: the pool's budget, else the memory available."""
+    if config.memory.budget_mb is not None:
+        return config.memory.budget_mb
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
+class RayExecutor:
+    batched = True
+
+    def __init__(self, choice: ExecutorChoice, config: PoolConfig) -> None:
+        self.choice = choice
+        self.config = config
+        self.history = SessionHistory(config.estimate_base_mb, config.estimate_per_module_mb)
+        self.actors: dict[str, _Actor] = {}
+        """Live actors by the session key's full digest: this process keeps a handle to each (a
+        non-detached named actor dies with its last handle; scaleout.md pitfall 5)."""
+        self._generations: dict[str, int] = {}
+        self._creating: dict[str, asyncio.Lock] = {}
+        self._started_ray = False
+        self._connected = False
+        self._remote: Any = None
+        self._reaper: asyncio.Task[None] | None = None
+        self.notes: list[str] = []
+        """What starting found (actors re-attached or cleaned up)."""
+        self.retried = 0
+        self.lost = 0
+
+    # -- connecting ------------------------------------------------------------------
+
+    def start(self) -> list[str]:
+        """Join (or start) Ray, then re-attach to this namespace's live session actors."""
+        if self._connected:
+            return self.notes
+        import ray
+
+        if not ray.is_initialized():
+            args: dict[str, Any] = {
+                "namespace": self.choice.namespace,
+                "include_dashboard": False,
+                "log_to_driver": False,
+            }
+            if self.choice.address == "local":
+                args.update(
+                    address="local",
+                    num_cpus=os.cpu_count() or 1,
+                    resources={MEMORY_RESOURCE: int(local_memory_mb(self.config))},
+                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                )
+            else:
+                args["address"] = self.choice.address
+            ray.init(**args)
+            self._started_ray = True
+        self._remote = ray.remote(SessionActor)
+        self._connected = True
+        self._attach()
+        return self.notes
+
+    def _attach(self) -> None:
+        import ray
+        from ray.exceptions import RayError
+
+        ns = self.choice.namespace
+        listed = ray.util.list_named_actors(all_namespaces=True)
+        names = sorted(a["name"] for a in listed if a["namespace"] == ns and a["name"].startswith(PREFIX))
+        for name in names:
+            handle = None
+            try:
+                handle = ray.get_actor(name, namespace=ns)
+                info = ray.get(handle.describe.remote(), timeout=DESCRIBE_TIMEOUT)
+            except (RayError, ValueError) as e:
+                if handle is not None:
+                    with contextlib.suppress(RayError, ValueError):
+                        ray.kill(handle, no_restart=True)
+                self.notes.append(f"cleaned up {name}: it did not answer ({type(e).__name__})")
+                continue
+            held = _Actor(
+                handle, name, info["key"], info["fullDigest"], _generation_of(name), float(info["reservedMb"]),
+                node=info["node"], host=info["host"], charged_mb=float(info["chargedMb"]), adopted=True,
+            )  # fmt: skip
+            older = self.actors.get(held.full_digest)
+            if older is not None:  # two generations of one key: keep the newer
+                keep, drop = (held, older) if held.generation > older.generation else (older, held)
+                ray.kill(drop.handle, no_restart=True)
+                self.notes.append(f"cleaned up {drop.name}: {keep.name} serves its session")
+                held = keep
+            self.actors[held.full_digest] = held
+            self._generations[held.full_digest] = max(self._generations.get(held.full_digest, 0), held.generation)
+        for held in self.actors.values():
+            self.notes.append(f"re-attached to {held.name} (session {held.key_digest}) on {held.host}")
+
+    async def _ready(self) -> None:
+        if not self._connected:
+            self.start()  # on the caller's thread: `ray.init` wants the main thread's signals
+        if self._reaper is None and self.config.idle_ttl is not None:
+            self._reaper = asyncio.get_running_loop().create_task(self._reap(self.config.idle_ttl))
+
+    # -- batches ---------------------------------------------------------------------
+
+    async def run_batch(self, batch: SessionBatch) -> AsyncGenerator[ItemAnswer, None]:
+        from ray.exceptions import RayError, RayTaskError
+
+        await self._ready()
+        remaining = list(range(len(batch.items)))
+        cause = ""
+        for attempt in range(2):
+            held = await self._actor_for(batch)
+            if isinstance(held, WorkerFailure):
+                for index in remaining:
+                    yield ItemAnswer(index, held, None, 0.0)
+                return
+            sent = list(remaining)
+            sub = replace(batch, items=tuple(batch.items[i] for i in sent))
+            held.busy += 1
+            stream = held.handle.run_batch.remote(sub)
+            finished = lost = False
+            try:
+                async for ref in stream:
+                    got: ItemAnswer = await ref
+                    index = sent[got.index]
+                    remaining.remove(index)
+                    held.charged_mb = got.charged_mb
+                    yield replace(got, index=index)
+                finished = True
+            except RayTaskError as e:  # the actor's code failed: a bug, not a lost node; no retry
+                failure = WorkerFailure(
+                    FailureKind.CRASH, f"the session's actor failed: {e}", key_digest=batch.key.digest
+                )
+                for index in list(remaining):
+                    remaining.remove(index)
+                    yield ItemAnswer(index, failure, None, 0.0)
+                finished = True
+            except RayError as e:
+                lost = True
+                cause = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            finally:
+                held.busy -= 1
+                held.last_used = time.monotonic()
+                if not finished and not lost:  # cancelled, or the caller stopped reading
+                    with contextlib.suppress(Exception):
+                        import ray
+
+                        ray.cancel(stream)
+            if not lost:
+                return
+            self.lost += 1
+            await self._evict(held, graceful=False)
+            if attempt == 0:
+                self.retried += len(remaining)
+        failure = WorkerFailure(
+            FailureKind.NODE_LOST,
+            f"the session's actor or its node was lost, and again on a fresh actor ({cause})",
+            key_digest=batch.key.digest,
+        )
+        for index in remaining:
+            yield ItemAnswer(index, failure, None, 0.0)
+
+    async def _actor_for(self, batch: SessionBatch) -> _Actor | WorkerFailure:
+        full = batch.key.full_digest
+        lock = self._creating.setdefault(full, asyncio.Lock())
+        async with lock:
+            held = self.actors.get(full)
+            if held is not None:
+                return held
+            return await self._create(batch)
+
+    async def _create(self, batch: SessionBatch) -> _Actor | WorkerFailure:
+        from ray.exceptions import RayError
+
+        key = batch.key
+        if batch.closure_size is not None:
+            self.history.closure(key, batch.closure_size)
+        need = round(self.history.estimate(key), 1)
+        nodes = self._node_memory()
+        largest = max(nodes.values(), default=0.0)
+        if largest <= 0:
+            return self._refused(
+                key.digest,
+                f"no live node of the cluster offers the {MEMORY_RESOURCE} resource "
+                f"(start nodes with --resources='{{\"{MEMORY_RESOURCE}\": MB}}')",
+            )
+        if need > largest:
+            return self._refused(
+                key.digest,
+                f"the session needs about {need:.0f} MB of {MEMORY_RESOURCE}; the largest node has {largest:.0f}",
+            )
+        await self._make_room(need, sum(nodes.values()))
+        generation = self._generations.get(key.full_digest, -1) + 1
+        self._generations[key.full_digest] = generation
+        name = actor_name(key.full_digest, generation)
+        actor_config = replace(self.config, idle_ttl=None, memory=replace(self.config.memory, budget_mb=None))
+        handle = self._remote.options(
+            name=name,
+            namespace=self.choice.namespace,
+            get_if_exists=True,
+            lifetime="detached" if self.choice.detached else None,
+            num_cpus=0,
+            resources={MEMORY_RESOURCE: need},
+            max_restarts=0,
+            max_task_retries=0,
+            scheduling_strategy="SPREAD",
+        ).remote(key.digest, key.full_digest, actor_config, need)
+        held = _Actor(handle, name, key.digest, key.full_digest, generation, need)
+        waited = self.config.queue_timeout
+        try:  # the actor answers once Ray has placed it: until then, it waits for memory
+            info = await asyncio.wait_for(_awaitable(handle.describe.remote()), waited)
+        except TimeoutError:
+            await self._kill(held)
+            return self._refused(
+                key.digest,
+                f"waited {waited:.0f} s for a node with {need:.0f} MB of {MEMORY_RESOURCE} free "
+                f"(free now: {self._free_text()})",
+            )
+        except RayError as e:
+            await self._kill(held)
+            return WorkerFailure(
+                FailureKind.SPAWN_FAILED, f"the session's actor did not start: {e}", key_digest=key.digest
+            )
+        held.node, held.host = info["node"], info["host"]
+        held.reserved_mb = float(info["reservedMb"])
+        self.actors[key.full_digest] = held
+        return held
+
+    @staticmethod
+    def _refused(key_digest: str, message: str) -> WorkerFailure:
+        return WorkerFailure(FailureKind.MEMORY_REFUSED, message, key_digest=key_digest)
+
+    async def _make_room(self, need: float, total: float) -> None:
+        """Evict least recently used idle actors while the warm sessions are at the pool's
+        `max_workers`, or their memory and `need` exceed the cluster's (Ray then still decides
+        the node; a session that fits nowhere waits, then is refused)."""
+        while True:
+            live = list(self.actors.values())
+            used = sum(a.reserved_mb for a in live)
+            if len(live) < self.config.max_workers and used + need <= total:
+                return
+            idle = [a for a in live if a.busy == 0]
+            if not idle:
+                return
+            await self._evict(min(idle, key=lambda a: a.last_used))
+
+    async def _evict(self, held: _Actor, graceful: bool = True) -> None:
+        if self.actors.get(held.full_digest) is held:
+            del self.actors[held.full_digest]
+        if graceful:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_awaitable(held.handle.close.remote()), CLOSE_TIMEOUT)
+        await self._kill(held)
+
+    @staticmethod
+    async def _kill(held: _Actor) -> None:
+        import ray
+        from ray.exceptions import RayError
+
+        with contextlib.suppress(RayError, ValueError):
+            ray.kill(held.handle, no_restart=True)
+
+    async def _reap(self, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, max(ttl / 4, 0.05)))
+            now = time.monotonic()
+            for held in [a for a in self.actors.values() if a.busy == 0 and now - a.last_used > ttl]:
+                await self._evict(held)
+
+    # -- what it shows ---------------------------------------------------------------
+
+    def _node_memory(self) -> dict[str, float]:
+        import ray
+
+        return {n["NodeID"]: float(n["Resources"].get(MEMORY_RESOURCE, 0.0)) for n in ray.nodes() if n["Alive"]}
+
+    def _free_text(self) -> str:
+        import ray
+
+        free = ray.available_resources().get(MEMORY_RESOURCE, 0.0)
+        return f"{free:.0f} MB across the cluster"
+
+    def sessions(self) -> tuple[int, float]:
+        return len(self.actors), sum(a.charged_mb for a in self.actors.values())
+
+    def status(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": "ray",
+            "address": self.choice.address,
+            "namespace": self.choice.namespace,
+            "connected": self._connected,
+        }
+        if not self._connected:
+            return out
+        import ray
+
+        nodes = []
+        for n in ray.nodes():
+            here = [a for a in self.actors.values() if a.node == n["NodeID"]]
+            nodes.append({
+                "nodeId": n["NodeID"],
+                "address": n["NodeManagerAddress"],
+                "alive": bool(n["Alive"]),
+                "memoryMb": float(n["Resources"].get(MEMORY_RESOURCE, 0.0)),
+                "reservedMb": round(sum(a.reserved_mb for a in here), 1),
+                "sessions": [a.key_digest for a in here],
+            })  # fmt: skip
+        out.update(
+            nodes=nodes,
+            sessions=[a.to_json() for a in self.actors.values()],
+            retriedFiles=self.retried,
+            lostActors=self.lost,
+            notes=list(self.notes),
+        )
+        return out
+
+    async def close(self) -> None:
+        """Stop every session actor this executor holds (a daemon killed without closing leaves
+        its detached ones for the next daemon to re-attach), then leave Ray if it started it."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+        if self._connected:
+            await asyncio.gather(*(self._evict(a) for a in list(self.actors.values())))
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
+        self._connected = False
+
+
+async def _awaitable(ref: Any) -> Any:
+    return await ref
