@@ -155,7 +155,7 @@ class RayExecutor:
             try:
                 handle = ray.get_actor(name, namespace=ns)
                 info = ray.get(handle.describe.remote(), timeout=DESCRIBE_TIMEOUT)
-            except (RayError, ValueError) as e:
+            except (RayError, ValueError, AttributeError) as e:  # AttributeError: not a session actor
                 if handle is not None:
                     with contextlib.suppress(RayError, ValueError):
                         ray.kill(handle, no_restart=True)
@@ -361,6 +361,9 @@ class RayExecutor:
 
         free = ray.available_resources().get(MEMORY_RESOURCE, 0.0)
         return f"{free:.0f} MB across the cluster"
+
+    def reaper_task(self) -> asyncio.Task[None] | None:
+        return self._reaper
 
     def sessions(self) -> tuple[int, float]:
         return len(self.actors), sum(a.charged_mb for a in self.actors.values())

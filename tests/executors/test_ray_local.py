@@ -1,0 +1,263 @@
+"""The Ray executor on a real single-node Ray (one per module): outcomes and progress as on the
+local pool, one actor call per batch, one actor per key, faults, reaping, re-attaching."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lean_batchd.check_command import CheckOptions, differences, run_check, select_files
+from lean_batchd.engine.checking import CheckReport, EngineTarget, Progress, check_sessions, plan_sessions
+from lean_batchd.engine.engine import Engine
+from lean_batchd.engine.outcome import FileOutcome, FileStatus
+from lean_batchd.executors.ray_cluster import PREFIX
+from lean_batchd.testing.workload import generate_workload
+from tests.conftest import DEMO, REPO, write_tree
+from tests.executors.conftest import RayRun
+from tests.executors.helpers import (
+    describe,
+    engine_config,
+    kill_actor,
+    new_actor_pid,
+    outcomes_with,
+    ray_of,
+    slow_project,
+)
+
+OPTIONS = CheckOptions(jobs=2, output="none", quiet=True, build_check=False, cache=False)
+
+
+async def test_outcomes_equal_the_local_pools_file_by_file(local_ray: RayRun, demo: Path, tmp_path: Path) -> None:
+    work = generate_workload(tmp_path / "work", files=24, headers=6)
+    write_tree(work.root, {"Work/Files/Broken.lean": "import Work.Base.B0\n\n-- sim:error\ndef broken : Nat := 0\n"})
+    for files in (select_files([str(demo)]), select_files([str(work.files)])):
+        assert isinstance(files, list)
+        local = await run_check(files, OPTIONS, engine_config(None), None)
+        remote = await run_check(files, OPTIONS, engine_config(local_ray.namespace), None)
+        local_ray.look()
+        assert isinstance(local, CheckReport) and isinstance(remote, CheckReport)
+        assert [o.path for o in remote.outcomes] == [o.path for o in local.outcomes] == sorted(files)
+        assert differences(local, remote) == []
+        assert [o.status for o in remote.outcomes] == [o.status for o in local.outcomes]
+    assert {str(o.status) for o in remote.outcomes} == {"ok", "errors"}  # the workload's broken file
+    assert any(o.sorries for o in remote.outcomes)
+
+
+async def progress_of(namespace: str | None, files: list[str]) -> list[tuple[int, str, str | None, str | None]]:
+    engine = Engine(engine_config(namespace))
+    events: list[Progress] = []
+    try:
+        target = EngineTarget(engine, build_check=False, cache=False)
+        groups = await plan_sessions(target, files, True)
+        assert isinstance(groups, list)
+        report = await check_sessions(target, groups, 1, True, events.append)
+        assert isinstance(report, CheckReport)
+    finally:
+        await engine.close()
+    return [
+        (p.done, p.group.key, p.outcome.path if p.outcome else None, str(p.outcome.status) if p.outcome else None)
+        for p in events
+    ]
+
+
+async def test_progress_is_as_on_the_local_pool(local_ray: RayRun, demo: Path) -> None:
+    files = select_files([str(demo)])
+    assert isinstance(files, list)
+    local = await progress_of(None, files)
+    remote = await progress_of(local_ray.namespace, files)
+    assert remote == local
+    assert sum(1 for e in remote if e[2] is None) == sum(1 for e in remote if e[2] is not None) == len(files)
+
+
+async def test_one_call_per_batch_one_actor_per_key(local_ray: RayRun, tmp_path: Path) -> None:
+    import ray
+
+    paths = slow_project(tmp_path / "p", 4, 0.0)
+    engine = Engine(engine_config(local_ray.namespace))
+    other = Engine(engine_config(local_ray.namespace))
+    try:
+        first = await outcomes_with(engine, paths)
+        assert [p for p, _ in first] == paths
+        assert all(isinstance(o, FileOutcome) and o.status is FileStatus.OK for _, o in first)
+        info = await describe(engine)
+        assert info["batches"] == 1  # four files, one actor call
+        (held,) = ray_of(engine).actors.values()
+        assert held.name in ray.util.list_named_actors()
+        await outcomes_with(engine, paths[:2])
+        again = await describe(engine)
+        assert (again["pid"], again["batches"]) == (info["pid"], 2)
+        await outcomes_with(other, paths[:1])  # another driver, same key: the same named actor
+        assert (await describe(other))["pid"] == info["pid"]
+        local_ray.look()
+    finally:
+        ray_of(other).actors.clear()  # it shares engine's actor: engine stops it
+        await other.close()
+        await engine.close()
+    assert held.name not in ray.util.list_named_actors()
+
+
+async def test_a_killed_actor_is_replaced_and_its_files_retried_once(local_ray: RayRun, tmp_path: Path) -> None:
+    paths = slow_project(tmp_path / "p", 5, 0.4)
+    engine = Engine(engine_config(local_ray.namespace))
+    try:
+        first_pid: list[int] = []
+
+        async def after(n: int) -> None:
+            if n == 1:
+                first_pid.append(int((await describe(engine))["pid"]))
+                local_ray.look()
+                kill_actor(first_pid[0])  # SIGKILL, as the kernel's OOM killer would
+
+        got = await outcomes_with(engine, paths, after)
+        assert [p for p, _ in got] == paths  # one outcome per file, in order
+        assert all(isinstance(o, FileOutcome) and o.status is FileStatus.OK for _, o in got), got
+        assert ray_of(engine).retried >= 1
+        assert (await describe(engine))["pid"] != first_pid[0]
+    finally:
+        await engine.close()
+
+
+async def test_lost_twice_is_node_lost_one_outcome_per_file(local_ray: RayRun, tmp_path: Path) -> None:
+    paths = slow_project(tmp_path / "p", 4, 1.0)
+    engine = Engine(engine_config(local_ray.namespace))
+    killer: list[asyncio.Task[None]] = []
+    try:
+
+        async def kill_twice(pid: int) -> None:
+            kill_actor(pid)
+            kill_actor(await new_actor_pid(engine, pid))
+
+        async def after(n: int) -> None:
+            if n == 1:  # the batch goes on while the killer waits for the fresh actor
+                killer.append(asyncio.create_task(kill_twice(int((await describe(engine))["pid"]))))
+
+        got = await outcomes_with(engine, paths, after)
+        await killer[0]
+        assert [p for p, _ in got] == paths
+        statuses = [o.status for _, o in got if isinstance(o, FileOutcome)]
+        assert statuses[0] is FileStatus.OK
+        assert statuses[1:] == [FileStatus.NODE_LOST] * 3
+        lost = got[-1][1]
+        assert isinstance(lost, FileOutcome) and lost.detail is not None and "lost" in lost.detail
+    finally:
+        await engine.close()
+
+
+async def test_idle_actors_are_reaped(local_ray: RayRun, tmp_path: Path) -> None:
+    import ray
+
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    engine = Engine(engine_config(local_ray.namespace, idle_ttl=0.5))
+    try:
+        await outcomes_with(engine, paths)
+        (held,) = ray_of(engine).actors.values()
+        for _ in range(200):
+            if held.name not in ray.util.list_named_actors():
+                break
+            await asyncio.sleep(0.05)
+        assert held.name not in ray.util.list_named_actors()
+        assert not ray_of(engine).actors
+    finally:
+        await engine.close()
+
+
+async def test_too_big_for_any_node_is_refused_with_the_reason(local_ray: RayRun, tmp_path: Path) -> None:
+    paths = slow_project(tmp_path / "p", 2, 0.0)
+    engine = Engine(engine_config(local_ray.namespace, estimate_base_mb=9000))
+    try:
+        got = await outcomes_with(engine, paths)
+        assert [o.status for _, o in got if isinstance(o, FileOutcome)] == [FileStatus.MEMORY] * 2
+        detail = got[0][1].detail if isinstance(got[0][1], FileOutcome) else None
+        assert (
+            detail is not None
+            and "needs about 9001 MB of lean_memory_mb" in detail
+            and "largest node has 4000" in detail
+        )
+    finally:
+        await engine.close()
+
+
+class Mute:
+    """An actor under the executor's name prefix that cannot describe itself."""
+
+    def ping(self) -> int:
+        return 1
+
+
+async def test_a_restarted_daemon_re_attaches_or_cleans_up(local_ray: RayRun, tmp_path: Path) -> None:
+    import ray
+
+    paths = slow_project(tmp_path / "p", 2, 0.0)
+    crashed = Engine(engine_config(local_ray.namespace, detached=True))
+    await outcomes_with(crashed, paths)
+    before = await describe(crashed)
+    reaper = ray_of(crashed).reaper_task()
+    if reaper is not None:
+        reaper.cancel()  # the daemon dies without closing: its detached actors live on
+    mute_name = f"{PREFIX}mute.0"
+    ray.remote(Mute).options(name=mute_name, lifetime="detached", num_cpus=0).remote()
+    restarted = Engine(engine_config(local_ray.namespace, detached=True))
+    try:
+        notes = restarted.executor.start()
+        assert any("re-attached" in n and before["key"] in n for n in notes), notes
+        assert any("cleaned up" in n and mute_name in n for n in notes), notes
+        assert mute_name not in ray.util.list_named_actors()
+        got = await outcomes_with(restarted, paths)
+        assert all(isinstance(o, FileOutcome) and o.status is FileStatus.OK for _, o in got)
+        after = await describe(restarted)
+        assert (after["pid"], after["batches"]) == (before["pid"], 2)  # the same warm actor
+        sessions = restarted.status()["executor"]["sessions"]  # type: ignore[index]
+        assert [s["key"] for s in sessions] == [before["key"]] and sessions[0]["adopted"]
+        local_ray.look()
+    finally:
+        await restarted.close()
+    assert not [n for n in ray.util.list_named_actors() if n.startswith(PREFIX)]
+
+
+def test_check_command_line_starts_and_stops_its_own_ray(tmp_path: Path) -> None:
+    """`check --executor ray --ray-address local`: a private Ray, gone (every process that
+    carries this run's mark) when the command ends."""
+    pytest.importorskip("ray")
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "LEAN_BATCHD_RAY_CASE": mark}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lean-batchd")), "check", str(DEMO), "--simulate", "--executor", "ray",
+         "--ray-address", "local", "--json", "--no-cache", "-q"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    assert doc["summary"]["statuses"]["ok"] == doc["summary"]["files"] == len(select_files([str(DEMO)]))
+    assert doc["summary"]["simulated"] is True
+    left = []
+    for _ in range(100):
+        left = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if proc.environ().get("LEAN_BATCHD_RAY_CASE") == mark:
+                    left.append(proc.pid)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        if not left:
+            break
+        import time
+
+        time.sleep(0.1)
+    assert not left
+
+
+def test_ray_is_imported_only_when_chosen() -> None:
+    code = (
+        "import sys, lean_batchd.cli as c, lean_batchd.engine.engine as e, lean_batchd.api; c.parser(); "
+        "e.Engine(e.EngineConfig()); assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
