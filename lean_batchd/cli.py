@@ -278,9 +278,15 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.daemon import DaemonError, serve_socket, serve_stdio  # pygls: only where LSP is served
 
     _log_to(args.log_file, args.verbose)
+    from .executors import ExecutorUnavailable
+
     engine = Engine(_engine_config(args, args.simulate))
-    for note in engine.executor.start():  # Ray: join the cluster, re-attach to live sessions
-        logging.getLogger("lean_batchd.executors").info(note)
+    try:
+        for note in engine.executor.start():  # Ray: join the cluster, re-attach to live sessions
+            logging.getLogger("lean_batchd.executors").info(note)
+    except ExecutorUnavailable as e:
+        print(f"lean-batchd: {e}", file=sys.stderr)
+        return EXIT_FAILED
     prewarm = not args.no_prewarm
     if not args.listen and sys.stdin.isatty():
         print(
@@ -441,6 +447,7 @@ def _failed_to_start(error: EngineError) -> int:
 def _check(args: argparse.Namespace) -> int:
     from .check_command import run_check
     from .engine.values import EngineError
+    from .executors import ExecutorUnavailable
 
     if args.snippets is not None:
         return _check_snippets(args)
@@ -449,7 +456,11 @@ def _check(args: argparse.Namespace) -> int:
         return setup
     files, options, config = setup
     daemon = None if args.executor != "local" else _daemon_for(args, config.simulated)
-    report = run_interruptible(run_check(files, options, config, daemon))
+    try:
+        report = run_interruptible(run_check(files, options, config, daemon))
+    except ExecutorUnavailable as e:
+        print(f"lean-batchd: {e}", file=sys.stderr)
+        return EXIT_FAILED
     if isinstance(report, EngineError):
         return _failed_to_start(report)
     return EXIT_FAILED if report.failed else EXIT_OK

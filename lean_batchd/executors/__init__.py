@@ -6,10 +6,19 @@ Ray is imported only when it is chosen: the command line's start-up does not pay
 from __future__ import annotations
 
 from ..workers.pool import WorkerPool
-from .base import BatchItem, Executor, ExecutorChoice, ItemAnswer, SessionBatch
+from .base import BatchItem, Executor, ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
 from .local import LocalExecutor
 
-__all__ = ["BatchItem", "Executor", "ExecutorChoice", "ItemAnswer", "LocalExecutor", "SessionBatch", "executor_for"]
+__all__ = [
+    "BatchItem",
+    "Executor",
+    "ExecutorChoice",
+    "ExecutorUnavailable",
+    "ItemAnswer",
+    "LocalExecutor",
+    "SessionBatch",
+    "executor_for",
+]
 
 
 def executor_for(choice: ExecutorChoice, pool: WorkerPool) -> Executor:

@@ -34,6 +34,10 @@ class ExecutorChoice:
     to its warm sessions); else they die with it."""
 
 
+class ExecutorUnavailable(Exception):
+    """The chosen executor cannot start (Ray cannot be joined): the command says why and stops."""
+
+
 @dataclass(frozen=True, slots=True)
 class BatchItem:
     command: str

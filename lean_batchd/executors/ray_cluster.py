@@ -34,7 +34,7 @@ from typing import Any
 from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.history import SessionHistory
 from ..workers.pool import PoolConfig
-from .base import ExecutorChoice, ItemAnswer, SessionBatch
+from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
 from .session_actor import SessionActor
 
 MEMORY_RESOURCE = "lean_memory_mb"
@@ -136,7 +136,10 @@ class RayExecutor:
                 )
             else:
                 args["address"] = self.choice.address
-            ray.init(**args)
+            try:
+                ray.init(**args)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ExecutorUnavailable(f"cannot join Ray at {self.choice.address}: {e}") from e
             self._started_ray = True
         self._remote = ray.remote(SessionActor)
         self._connected = True
@@ -193,6 +196,13 @@ class RayExecutor:
         for attempt in range(2):
             held = await self._actor_for(batch)
             if isinstance(held, WorkerFailure):
+                if attempt == 1:  # lost, and nowhere to retry: still a lost node, with the reason
+                    held = WorkerFailure(
+                        FailureKind.NODE_LOST,
+                        f"the session's actor or its node was lost ({cause}), "
+                        f"and no fresh actor started: {held.message}",
+                        key_digest=batch.key.digest,
+                    )
                 for index in remaining:
                     yield ItemAnswer(index, held, None, 0.0)
                 return

@@ -161,6 +161,7 @@ def two_nodes() -> Generator[RayRun]:
             cluster.add_node(num_cpus=1, resources={MEMORY: 1000}, object_store_memory=100 * 2**20)
             ray.init(address=cluster.address, namespace=run.namespace, log_to_driver=False)
             cluster.wait_for_nodes()
+            assert cluster.address.startswith("127.0.0.1:"), cluster.address  # loopback: nothing else here
             run.look()
             yield run
         finally:
