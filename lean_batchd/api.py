@@ -19,6 +19,7 @@ from .engine.checking import CheckReport
 from .engine.engine import EngineConfig
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
+from .executors import ExecutorChoice
 from .lake import LakeProject, discover
 from .plan import Batch, Plan, PlanConfig, Profile, Strategy, plan_project
 from .testing import simulated_lean_command, simulated_repl_command
@@ -34,6 +35,7 @@ __all__ = [
     "Command",
     "CommandReply",
     "EngineError",
+    "ExecutorChoice",
     "FileOutcome",
     "FileStatus",
     "LakeProject",
@@ -68,11 +70,17 @@ def repl_command(project: LakeProject, simulate: bool = False) -> tuple[str, ...
 
 
 async def check(
-    paths: list[str], jobs: int = 2, simulate: bool = False, timeout: float | None = None
+    paths: list[str],
+    jobs: int = 2,
+    simulate: bool = False,
+    timeout: float | None = None,
+    executor: ExecutorChoice | None = None,
 ) -> CheckReport | EngineError | str:
     """`lean-batchd check` without the terminal: each file elaborated in its header's warm
     session, memory bounded as the command line bounds it (`docs/memory.md`). A string says
-    which path is not a Lean file or project folder."""
+    which path is not a Lean file or project folder. `executor`: where sessions run, e.g.
+    `ExecutorChoice("ray", "auto")` for the Ray cluster this machine is part of
+    (`docs/scale-out.md`); by default this process's pool."""
     files = select_files(paths)
     if isinstance(files, str):
         return files
@@ -81,6 +89,7 @@ async def check(
         worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None,
         lean_command=simulated_lean_command() if simulate else None,
         simulated=simulate,
+        executor=executor or ExecutorChoice(),
     )
     options = CheckOptions(jobs=jobs, output="none", quiet=True, build_check=not simulate, timeout=timeout)
     return await run_check(files, options, config, None)

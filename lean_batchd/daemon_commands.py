@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .executors.report import cluster_lines
 from .server import methods as m
 from .server.address import UnsafePath, default_socket
 from .server.bridge import start_daemon, wait_for_daemon
@@ -114,6 +115,7 @@ def status_text(path: Path, status: dict[str, Any], columns: int | None = None) 
             f"pid {w['pid'] or '-':<7} {megabytes(charged):>7} (+{megabytes(w.get('growthMb', 0))} since import)  "
             f"{plural(w['requests'], 'request')}, {w.get('recycles', 0)} recycled  {imports}"
         )
+    lines += cluster_lines(status.get("executor") or {})
     return "\n".join(fit(line, columns) for line in "\n".join(lines).split("\n"))
 
 

@@ -11,6 +11,7 @@ from lean_batchd.check_command import CheckOptions, differences, run_check, sele
 from lean_batchd.engine.checking import CheckReport
 from lean_batchd.engine.engine import Engine
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
+from lean_batchd.executors.report import cluster_lines
 from lean_batchd.testing.workload import generate_workload
 from tests.executors.conftest import RayRun
 from tests.executors.helpers import engine_config, outcomes_with, ray_of, slow_project
@@ -49,6 +50,11 @@ async def test_sessions_land_where_their_memory_is_free(two_nodes: RayRun, tmp_p
         assert memory[session["node"]] == 1000.0 and session["reservedMb"] == 800.0
         (big,) = [n for n in status["nodes"] if n["memoryMb"] == 1000.0]
         assert big["sessions"] == [session["key"]] and big["reservedMb"] == 800.0
+        text = "\n".join(cluster_lines(status))
+        assert (
+            "2 nodes, 1 sessions" in text
+            and f"800 of 1000 MB lean_memory_mb reserved; sessions {session['key'][:8]}" in text
+        )
         waited = await outcomes_with(engine, second)
         (outcome,) = [o for _, o in waited]
         assert isinstance(outcome, FileOutcome) and outcome.status is FileStatus.MEMORY

@@ -261,3 +261,34 @@ def test_ray_is_imported_only_when_chosen() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_node_without_the_project_says_what_it_lacks(local_ray: RayRun, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from lean_batchd import api
+    from lean_batchd.executors import BatchItem, SessionBatch
+
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    engine = Engine(engine_config(local_ray.namespace))
+    try:
+        got = await engine.runnable(paths[0])
+        assert isinstance(got, tuple)
+        key = replace(got[1].key, project_root=str(tmp_path / "elsewhere"))
+        answers = [a async for a in ray_of(engine).run_batch(SessionBatch(key, 1, (BatchItem("#check 1"),) * 2))]
+        assert [a.index for a in answers] == [0, 1]
+        failure = answers[0].answer
+        assert isinstance(failure, api.WorkerFailure) and "lacks the project folder" in failure.message
+        assert str(tmp_path / "elsewhere") in failure.message
+    finally:
+        await engine.close()
+
+
+async def test_the_python_api_chooses_ray(local_ray: RayRun) -> None:
+    from lean_batchd import api
+
+    report = await api.check(
+        [str(DEMO)], simulate=True, executor=api.ExecutorChoice("ray", "auto", local_ray.namespace)
+    )
+    assert isinstance(report, CheckReport)
+    assert report.counts()["ok"] == len(report.outcomes) == len(select_files([str(DEMO)]))
