@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,6 +108,7 @@ class RayExecutor:
         self._connected = False
         self._remote: Any = None
         self._reaper: asyncio.Task[None] | None = None
+        self._stops: set[asyncio.Task[None]] = set()
         self.notes: list[str] = []
         """What starting found (actors re-attached or cleaned up)."""
         self.retried = 0
@@ -334,7 +335,16 @@ class RayExecutor:
             idle = [a for a in live if a.busy == 0]
             if not idle:
                 return
-            await self._evict(min(idle, key=lambda a: a.last_used))
+            victim = min(idle, key=lambda a: a.last_used)
+            del self.actors[victim.full_digest]
+            self._stopping(self._evict(victim))
+
+    def _stopping(self, stop: Coroutine[Any, Any, None]) -> None:
+        """Stop an actor in the background: the lane that needs its room goes on at once (Ray
+        places the new actor when the old one's memory is free; `close` waits for them all)."""
+        task = asyncio.get_running_loop().create_task(stop)
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
 
     async def _evict(self, held: _Actor, graceful: bool = True) -> None:
         if self.actors.get(held.full_digest) is held:
@@ -418,7 +428,7 @@ class RayExecutor:
                 await self._reaper
             self._reaper = None
         if self._connected:
-            await asyncio.gather(*(self._evict(a) for a in list(self.actors.values())))
+            await asyncio.gather(*(self._evict(a) for a in list(self.actors.values())), *self._stops)
         if self._started_ray:
             import ray
 
