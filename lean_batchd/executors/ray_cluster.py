@@ -143,6 +143,7 @@ class RayExecutor:
                 raise ExecutorUnavailable(f"cannot join Ray at {self.choice.address}: {e}") from e
             self._started_ray = True
         self._remote = ray.remote(SessionActor)
+        raylet_errors_to_stderr()
         self._connected = True
         self._attach()
         return self.notes
@@ -435,6 +436,24 @@ class RayExecutor:
             ray.shutdown()
             self._started_ray = False
         self._connected = False
+
+
+def raylet_errors_to_stderr() -> None:
+    """Ray's driver prints its raylet's error reports ("A worker died ...") on stdout, whatever
+    `log_to_driver` says (`listen_error_messages` in ray/_private/worker.py calls
+    `print_to_stdstream` with `is_err=False`); stdout is `check --json`'s document and the LSP
+    wire, so they go to stderr instead. The function is looked up by name at every message."""
+    from ray._private import worker
+
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "lean_batchd", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        printer({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.lean_batchd = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 async def _awaitable(ref: Any) -> Any:

@@ -18,6 +18,7 @@ from lean_batchd.check_command import CheckOptions, differences, run_check, sele
 from lean_batchd.engine.checking import CheckReport, EngineTarget, Progress, check_sessions, plan_sessions
 from lean_batchd.engine.engine import Engine
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
+from lean_batchd.executors import ExecutorChoice
 from lean_batchd.executors.ray_cluster import PREFIX
 from lean_batchd.testing.workload import generate_workload
 from tests.conftest import DEMO, REPO, write_tree
@@ -292,3 +293,18 @@ async def test_the_python_api_chooses_ray(local_ray: RayRun) -> None:
     )
     assert isinstance(report, CheckReport)
     assert report.counts()["ok"] == len(report.outcomes) == len(select_files([str(DEMO)]))
+
+
+def test_rays_error_reports_stay_off_stdout(local_ray: RayRun, capfd: pytest.CaptureFixture[str]) -> None:
+    """Ray's driver prints "A worker died ..." on stdout: `check --json`'s document and the LSP
+    wire. Once the executor has started, such reports go to stderr."""
+    from ray._private import worker
+
+    from lean_batchd.executors.ray_cluster import RayExecutor
+    from lean_batchd.workers.pool import PoolConfig
+
+    RayExecutor(ExecutorChoice("ray", "auto", local_ray.namespace), PoolConfig()).start()
+    worker.print_to_stdstream({"lines": ["A worker died (test)"], "pid": "raylet", "is_err": False}, False)
+    out, err = capfd.readouterr()
+    assert "A worker died (test)" not in out
+    assert "A worker died (test)" in err
