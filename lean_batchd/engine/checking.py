@@ -208,6 +208,8 @@ async def check_sessions(
     async def lane() -> None:
         while queue and not fatal:
             group = queue.pop(0)
+            if queue and isinstance(target, EngineTarget) and target.engine.executor.batched:
+                await target.engine.prewarm(queue[0].paths[0])  # its actor starts while this one runs
             if on_progress is not None:
                 on_progress(Progress(len(results), total, group, None))
             async for path, got in _outcomes(target, group):

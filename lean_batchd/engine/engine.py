@@ -370,7 +370,7 @@ class Engine:
         missing = self._no_repl(root)
         if missing is not None:
             return missing
-        self.pool.prewarm(key, closure_size=size)  # `run` uses the session even where `check` does not
+        self.executor.prewarm(key, size)  # `run` uses the session even where `check` does not
         return key
 
     def _key_of(self, digest: str) -> tuple[Path, SessionKey, int] | None:

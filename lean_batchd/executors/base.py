@@ -72,6 +72,9 @@ class Executor(Protocol):
     def run_batch(self, batch: SessionBatch) -> AsyncGenerator[ItemAnswer, None]:
         """One answer per item, in order, each as soon as it is done; never two for one item."""
 
+    def prewarm(self, key: SessionKey, closure_size: int | None) -> None:
+        """Start the session's host and its worker's import in the background (never waits)."""
+
     def start(self) -> list[str]:
         """Connect where it runs (Ray: join the cluster, re-attach to live sessions); what it found."""
 

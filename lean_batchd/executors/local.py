@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 
+from ..plan.keys import SessionKey
 from ..workers.failures import LeaseRefused
 from ..workers.pool import WorkerPool
 from ..workers.protocol import Command
@@ -38,6 +39,9 @@ class LocalExecutor:
 
     def run_batch(self, batch: SessionBatch) -> AsyncGenerator[ItemAnswer, None]:
         return run_on_pool(self.pool, batch)
+
+    def prewarm(self, key: SessionKey, closure_size: int | None) -> None:
+        self.pool.prewarm(key, closure_size=closure_size)
 
     def start(self) -> list[str]:
         return []

@@ -31,6 +31,7 @@ from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..plan.keys import SessionKey
 from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.history import SessionHistory
 from ..workers.pool import PoolConfig
@@ -109,6 +110,9 @@ class RayExecutor:
         self._remote: Any = None
         self._reaper: asyncio.Task[None] | None = None
         self._stops: set[asyncio.Task[None]] = set()
+        """Actors stopping in the background."""
+        self._prewarms: set[asyncio.Task[None]] = set()
+        self._prewarming: set[str] = set()
         self.notes: list[str] = []
         """What starting found (actors re-attached or cleaned up)."""
         self.retried = 0
@@ -254,6 +258,28 @@ class RayExecutor:
         for index in remaining:
             yield ItemAnswer(index, failure, None, 0.0)
 
+    def prewarm(self, key: SessionKey, closure_size: int | None) -> None:
+        """Create the session's actor and start its import in the background: `check` asks for the
+        next session while the current ones run, so the actor's start and the import overlap them."""
+        if key.full_digest in self.actors or key.full_digest in self._prewarming:
+            return
+        self._prewarming.add(key.full_digest)
+        task = asyncio.get_running_loop().create_task(self._prewarm(SessionBatch(key, closure_size, ())))
+        self._prewarms.add(task)
+        task.add_done_callback(self._prewarms.discard)
+
+    async def _prewarm(self, batch: SessionBatch) -> None:
+        from ray.exceptions import RayError
+
+        try:
+            await self._ready()
+            held = await self._actor_for(batch)
+            if not isinstance(held, WorkerFailure):
+                with contextlib.suppress(RayError):
+                    await _awaitable(held.handle.prewarm.remote(batch.key, batch.closure_size))
+        finally:
+            self._prewarming.discard(batch.key.full_digest)
+
     async def _actor_for(self, batch: SessionBatch) -> _Actor | WorkerFailure:
         full = batch.key.full_digest
         lock = self._creating.setdefault(full, asyncio.Lock())
@@ -303,6 +329,9 @@ class RayExecutor:
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
             info = await asyncio.wait_for(_awaitable(handle.describe.remote()), waited)
+        except asyncio.CancelledError:  # nobody will hold its handle: a detached actor would live on
+            await self._kill(held)
+            raise
         except TimeoutError:
             await self._kill(held)
             return self._refused(
@@ -428,6 +457,9 @@ class RayExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
             self._reaper = None
+        for task in list(self._prewarms):
+            task.cancel()
+        await asyncio.gather(*self._prewarms, return_exceptions=True)
         if self._connected:
             await asyncio.gather(*(self._evict(a) for a in list(self.actors.values())), *self._stops)
         if self._started_ray:

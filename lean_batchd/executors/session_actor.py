@@ -18,6 +18,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 
+from ..plan.keys import SessionKey
 from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.pool import PoolConfig, WorkerPool
 from .base import ItemAnswer, SessionBatch
@@ -70,6 +71,12 @@ class SessionActor:
         finally:
             self.busy -= 1
             self.last_used = time.monotonic()
+
+    async def prewarm(self, key: SessionKey, closure_size: int | None) -> bool:
+        """The worker imports its header before the session's first batch comes."""
+        if node_lacks(SessionBatch(key, closure_size, ())) is not None:
+            return False
+        return self._pool_here().prewarm(key, closure_size=closure_size)
 
     async def describe(self) -> dict[str, Any]:
         import ray

@@ -308,3 +308,27 @@ def test_rays_error_reports_stay_off_stdout(local_ray: RayRun, capfd: pytest.Cap
     out, err = capfd.readouterr()
     assert "A worker died (test)" not in out
     assert "A worker died (test)" in err
+
+
+async def test_prewarm_warms_the_session_on_the_cluster_not_here(local_ray: RayRun, tmp_path: Path) -> None:
+    """The daemon's prewarm (a file opened) and `check`'s look-ahead start the session's actor
+    and its import there; this process starts no worker."""
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    engine = Engine(engine_config(local_ray.namespace))
+    try:
+        key = await engine.prewarm(paths[0])
+        assert not isinstance(key, Exception) and not hasattr(key, "kind")
+        info: dict[str, object] = {}
+        for _ in range(200):
+            if ray_of(engine).actors:
+                info = await describe(engine)
+                if [w["state"] for w in info["workers"]] == ["warm"]:  # type: ignore[attr-defined]
+                    break
+            await asyncio.sleep(0.05)
+        assert [w["state"] for w in info["workers"]] == ["warm"]  # type: ignore[attr-defined]
+        assert info["batches"] == 0 and not engine.pool.workers
+        got = await outcomes_with(engine, paths)
+        assert [o.status for _, o in got if isinstance(o, FileOutcome)] == [FileStatus.OK]
+        assert (await describe(engine))["pid"] == info["pid"]
+    finally:
+        await engine.close()
