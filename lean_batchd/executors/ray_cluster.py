@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import time
+import uuid
 from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -60,6 +61,10 @@ class _Actor:
     last_used: float = field(default_factory=time.monotonic)
     charged_mb: float = 0.0
     adopted: bool = False
+    """Re-attached after a restart (a daemon's: it owns them since)."""
+    owned: bool = True
+    """This executor created it, or adopted it: it stops it when idle or closing. Another
+    driver's actor for the same key (`get_if_exists`) is used, never stopped."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -72,6 +77,7 @@ class _Actor:
             "busy": self.busy > 0,
             "idleSeconds": round(time.monotonic() - self.last_used, 1),
             "adopted": self.adopted,
+            "owned": self.owned,
         }
 
 
@@ -113,6 +119,8 @@ class RayExecutor:
         """Actors stopping in the background."""
         self._prewarms: set[asyncio.Task[None]] = set()
         self._prewarming: set[str] = set()
+        self.token = uuid.uuid4().hex
+        """Names this executor as an actor's creator (see `_Actor.owned`)."""
         self.notes: list[str] = []
         """What starting found (actors re-attached or cleaned up)."""
         self.retried = 0
@@ -149,7 +157,8 @@ class RayExecutor:
         self._remote = ray.remote(SessionActor)
         raylet_errors_to_stderr()
         self._connected = True
-        self._attach()
+        if self.choice.detached:  # a daemon's: what a killed daemon left is its own
+            self._attach()
         return self.notes
 
     def _attach(self) -> None:
@@ -324,7 +333,7 @@ class RayExecutor:
             max_restarts=0,
             max_task_retries=0,
             scheduling_strategy="SPREAD",
-        ).remote(key.digest, key.full_digest, actor_config, need)
+        ).remote(key.digest, key.full_digest, actor_config, need, self.token)
         held = _Actor(handle, name, key.digest, key.full_digest, generation, need)
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
@@ -346,6 +355,7 @@ class RayExecutor:
             )
         held.node, held.host = info["node"], info["host"]
         held.reserved_mb = float(info["reservedMb"])
+        held.owned = info["owner"] == self.token  # else another driver made it first: use, never stop
         self.actors[key.full_digest] = held
         return held
 
@@ -377,8 +387,11 @@ class RayExecutor:
         task.add_done_callback(self._stops.discard)
 
     async def _evict(self, held: _Actor, graceful: bool = True) -> None:
+        """Forget the actor, and stop it when it is ours (or lost: `graceful` False)."""
         if self.actors.get(held.full_digest) is held:
             del self.actors[held.full_digest]
+        if graceful and not held.owned:
+            return
         if graceful:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(_awaitable(held.handle.close.remote()), CLOSE_TIMEOUT)
@@ -450,7 +463,7 @@ class RayExecutor:
         return out
 
     async def close(self) -> None:
-        """Stop every session actor this executor holds (a daemon killed without closing leaves
+        """Stop every session actor this executor owns (a daemon killed without closing leaves
         its detached ones for the next daemon to re-attach), then leave Ray if it started it."""
         if self._reaper is not None:
             self._reaper.cancel()

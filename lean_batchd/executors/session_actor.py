@@ -39,7 +39,8 @@ def node_lacks(batch: SessionBatch) -> str | None:
 
 
 class SessionActor:
-    def __init__(self, key_digest: str, full_digest: str, config: PoolConfig, reserved_mb: float) -> None:
+    def __init__(self, key_digest: str, full_digest: str, config: PoolConfig, reserved_mb: float, owner: str) -> None:
+        self.owner = owner
         self.key_digest = key_digest
         self.full_digest = full_digest
         self.reserved_mb = reserved_mb
@@ -89,6 +90,7 @@ class SessionActor:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "reservedMb": self.reserved_mb,
+            "owner": self.owner,
             "busy": self.busy > 0,
             "idleSeconds": round(time.monotonic() - self.last_used, 1),
             "batches": self.batches,

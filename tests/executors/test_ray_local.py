@@ -97,9 +97,11 @@ async def test_one_call_per_batch_one_actor_per_key(local_ray: RayRun, tmp_path:
         assert (again["pid"], again["batches"]) == (info["pid"], 2)
         await outcomes_with(other, paths[:1])  # another driver, same key: the same named actor
         assert (await describe(other))["pid"] == info["pid"]
+        await other.close()  # it used engine's actor, and leaves it running
+        assert held.name in ray.util.list_named_actors()
+        assert (await describe(engine))["batches"] == 3
         local_ray.look()
     finally:
-        ray_of(other).actors.clear()  # it shares engine's actor: engine stops it
         await other.close()
         await engine.close()
     assert held.name not in ray.util.list_named_actors()
