@@ -333,7 +333,7 @@ class RayExecutor:
             max_restarts=0,
             max_task_retries=0,
             scheduling_strategy="SPREAD",
-        ).remote(key.digest, key.full_digest, actor_config, need, self.token)
+        ).remote(key.digest, key.full_digest, actor_config, need, self.token, self._abandon_after())
         held = _Actor(handle, name, key.digest, key.full_digest, generation, need)
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
@@ -358,6 +358,12 @@ class RayExecutor:
         held.owned = info["owner"] == self.token  # else another driver made it first: use, never stop
         self.actors[key.full_digest] = held
         return held
+
+    def _abandon_after(self) -> float | None:
+        """A detached actor ends itself after twice the idle TTL (its daemon would have reaped it
+        by then, were it alive); the others die with their driver."""
+        ttl = self.config.idle_ttl
+        return 2 * ttl if self.choice.detached and ttl is not None else None
 
     @staticmethod
     def _refused(key_digest: str, message: str) -> WorkerFailure:

@@ -10,6 +10,7 @@ event loop thread that lives as long as the actor, so the spawning thread outliv
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -39,8 +40,20 @@ def node_lacks(batch: SessionBatch) -> str | None:
 
 
 class SessionActor:
-    def __init__(self, key_digest: str, full_digest: str, config: PoolConfig, reserved_mb: float, owner: str) -> None:
+    def __init__(
+        self,
+        key_digest: str,
+        full_digest: str,
+        config: PoolConfig,
+        reserved_mb: float,
+        owner: str,
+        abandon_after: float | None = None,
+    ) -> None:
         self.owner = owner
+        self.abandon_after = abandon_after
+        """Idle this long, the actor ends itself: a detached one whose daemon died and never came
+        back would otherwise hold its memory forever (a live daemon reaps sooner)."""
+        self._idle_watch: asyncio.Task[None] | None = None
         self.key_digest = key_digest
         self.full_digest = full_digest
         self.reserved_mb = reserved_mb
@@ -50,6 +63,21 @@ class SessionActor:
         self.last_used = time.monotonic()
         self.batches = 0
 
+    def _watch_idle(self) -> None:
+        if self.abandon_after is not None and self._idle_watch is None:
+            self._idle_watch = asyncio.get_running_loop().create_task(self._end_when_idle(self.abandon_after))
+
+    async def _end_when_idle(self, ttl: float) -> None:
+        import ray
+
+        while True:
+            await asyncio.sleep(min(5.0, max(ttl / 4, 0.05)))
+            if self.busy == 0 and time.monotonic() - self.last_used > ttl:
+                if self._pool is not None:
+                    await self._pool.close()
+                ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+                return
+
     def _pool_here(self) -> WorkerPool:
         """Made on the actor's event loop (the pool's tasks and the worker's spawn belong there)."""
         if self._pool is None:
@@ -58,6 +86,7 @@ class SessionActor:
 
     async def run_batch(self, batch: SessionBatch) -> AsyncGenerator[ItemAnswer, None]:
         """A generator method: Ray streams each answer back as it is yielded (one call per batch)."""
+        self._watch_idle()
         self.busy += 1
         self.batches += 1
         try:
@@ -75,6 +104,7 @@ class SessionActor:
 
     async def prewarm(self, key: SessionKey, closure_size: int | None) -> bool:
         """The worker imports its header before the session's first batch comes."""
+        self._watch_idle()
         if node_lacks(SessionBatch(key, closure_size, ())) is not None:
             return False
         return self._pool_here().prewarm(key, closure_size=closure_size)
@@ -82,6 +112,7 @@ class SessionActor:
     async def describe(self) -> dict[str, Any]:
         import ray
 
+        self._watch_idle()
         pool = self._pool.snapshot() if self._pool is not None else None
         return {
             "key": self.key_digest,

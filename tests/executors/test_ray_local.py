@@ -22,7 +22,7 @@ from lean_batchd.executors import ExecutorChoice
 from lean_batchd.executors.ray_cluster import PREFIX
 from lean_batchd.testing.workload import generate_workload
 from tests.conftest import DEMO, REPO, write_tree
-from tests.executors.conftest import RayRun
+from tests.executors.conftest import RayRun, ray_module
 from tests.executors.helpers import (
     describe,
     engine_config,
@@ -228,7 +228,7 @@ async def test_a_restarted_daemon_re_attaches_or_cleans_up(local_ray: RayRun, tm
 def test_check_command_line_starts_and_stops_its_own_ray(tmp_path: Path) -> None:
     """`check --executor ray --ray-address local`: a private Ray, gone (every process that
     carries this run's mark) when the command ends."""
-    pytest.importorskip("ray")
+    ray_module()
     mark = uuid.uuid4().hex
     env = {**os.environ, "LEAN_BATCHD_RAY_CASE": mark}
     done = subprocess.run(
@@ -334,3 +334,22 @@ async def test_prewarm_warms_the_session_on_the_cluster_not_here(local_ray: RayR
         assert (await describe(engine))["pid"] == info["pid"]
     finally:
         await engine.close()
+
+
+async def test_a_dead_daemons_actors_end_themselves_when_idle(local_ray: RayRun, tmp_path: Path) -> None:
+    """Detached actors outlive their daemon; if none comes back, they end after twice the TTL."""
+    import ray
+
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    crashed = Engine(engine_config(local_ray.namespace, detached=True, idle_ttl=0.5))
+    await outcomes_with(crashed, paths)
+    (held,) = ray_of(crashed).actors.values()
+    reaper = ray_of(crashed).reaper_task()
+    assert reaper is not None
+    reaper.cancel()  # the daemon is gone: nobody reaps on its side
+    local_ray.look()
+    for _ in range(300):
+        if held.name not in ray.util.list_named_actors():
+            break
+        await asyncio.sleep(0.05)
+    assert held.name not in ray.util.list_named_actors()
