@@ -206,7 +206,7 @@ class Snippets:
         """Start the session of `header` in the background; returns at once."""
         got = await self.session(header, folder)
         if not isinstance(got, EngineError):
-            self.engine.pool.prewarm(got.key, closure_size=got.session.closure_size)
+            self.engine.executor.prewarm(got.key, got.session.closure_size)  # where sessions run
         return got
 
 
