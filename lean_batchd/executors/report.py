@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..terminal import plural
+
 
 def cluster_lines(executor: dict[str, Any]) -> list[str]:
     """Nothing for the local pool (the workers' lines say it all)."""
@@ -14,7 +16,7 @@ def cluster_lines(executor: dict[str, Any]) -> list[str]:
         return [f"  executor: {where} (not joined yet)"]
     nodes = executor.get("nodes", [])
     lines = [
-        f"  executor: {where}: {len(nodes)} nodes, {len(executor.get('sessions', []))} sessions, "
+        f"  executor: {where}: {plural(len(nodes), 'node')}, {plural(len(executor.get('sessions', [])), 'session')}, "
         f"{executor.get('retriedFiles', 0)} files retried, {executor.get('lostActors', 0)} actors lost"
     ]
     for n in nodes:

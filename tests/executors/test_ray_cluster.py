@@ -52,7 +52,7 @@ async def test_sessions_land_where_their_memory_is_free(two_nodes: RayRun, tmp_p
         assert big["sessions"] == [session["key"]] and big["reservedMb"] == 800.0
         text = "\n".join(cluster_lines(status))
         assert (
-            "2 nodes, 1 sessions" in text
+            "2 nodes, 1 session," in text
             and f"800 of 1000 MB lean_memory_mb reserved; sessions {session['key'][:8]}" in text
         )
         waited = await outcomes_with(engine, second)
