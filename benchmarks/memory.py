@@ -34,8 +34,8 @@ import psutil
 from machine import machine
 
 from lean_batchd.check_command import CheckOptions, differences, run_check, select_files
+from lean_batchd.engine import EngineConfig
 from lean_batchd.engine.checking import CheckReport
-from lean_batchd.engine.engine import EngineConfig
 from lean_batchd.testing import simulated_repl_command
 from lean_batchd.testing.workload import generate_workload
 from lean_batchd.workers.limits import MemoryLimits, machine_memory

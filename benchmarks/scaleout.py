@@ -27,8 +27,8 @@ from pathlib import Path
 from machine import machine
 
 from lean_batchd.check_command import CheckOptions, differences, run_check, select_files
+from lean_batchd.engine import Engine, EngineConfig
 from lean_batchd.engine.checking import CheckReport
-from lean_batchd.engine.engine import Engine, EngineConfig
 from lean_batchd.executors import BatchItem, ExecutorChoice, SessionBatch
 from lean_batchd.executors.local import run_on_pool
 from lean_batchd.testing import simulated_repl_command

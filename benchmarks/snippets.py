@@ -36,8 +36,8 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from lean_batchd.check_command import CheckOptions, differences
+from lean_batchd.engine import EngineConfig
 from lean_batchd.engine.checking import CheckReport
-from lean_batchd.engine.engine import EngineConfig
 from lean_batchd.lake.header import Import
 from lean_batchd.plan.keys import Profile, SessionKey
 from lean_batchd.server import methods as m

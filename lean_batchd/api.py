@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .check_command import CheckOptions, run_check, select_files
 from .engine.checking import CheckReport
-from .engine.engine import EngineConfig
+from .engine.config import EngineConfig
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
 from .executors import ExecutorChoice

@@ -26,7 +26,8 @@ from .engine.checking import (
     check_sessions,
     plan_sessions,
 )
-from .engine.engine import Engine, EngineConfig
+from .engine.config import EngineConfig
+from .engine.engine import Engine
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError, ErrorKind
 from .lake import LakeProject, discover

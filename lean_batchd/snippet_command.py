@@ -21,7 +21,7 @@ from typing import TextIO
 
 from .check_command import CheckOptions, finish_summary, pool_for, run_items, target_for
 from .engine.checking import CheckReport, SnippetTarget
-from .engine.engine import EngineConfig
+from .engine.config import EngineConfig
 from .engine.outcome import FileOutcome
 from .engine.values import EngineError
 from .lake.root import find_lake_root

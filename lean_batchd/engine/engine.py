@@ -10,69 +10,37 @@ file name the `owner` whose unsaved buffers they see (None: files on disk).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from ..executors import BatchItem, ExecutorChoice, SessionBatch, executor_for
+from ..executors import BatchItem, SessionBatch, executor_for
 from ..lake.diagnostics import Diagnostic
-from ..lake.project import ProjectOptions
-from ..lake.root import RootSearch, find_lake_root
-from ..lake.workspace import WorkspaceOptions
 from ..plan.keys import Profile, SessionKey, Strategy
 from ..plan.planner import PlanConfig
 from ..store.database import StoreDatabase
 from ..store.location import project_folder
-from ..store.models import open_project, save_project
 from ..store.results import ResultStore, process_command
-from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
-from ..workers.pool import PoolConfig, PoolSnapshot, WorkerPool
+from ..workers.locate import ReplFound, ReplMismatch, ReplNotFound
+from ..workers.pool import PoolSnapshot, WorkerPool
 from ..workers.worker import WorkerInfo
+from .config import EngineConfig
 from .elaborate import check_file
 from .managed import ManagedProject, model_thread, real_path
 from .news import PlanNews
 from .outcome import FileOutcome
+from .projects import OpenProjects
 from .replies import body_of, run_result
-from .revision import plan_now, settled
+from .revision import plan_now
 from .snapshot import FileDiagnostics, ProjectSnapshot, ProjectView, Session
 from .snippets import Snippets
-from .updater import ProjectUpdater
 from .values import EngineError, ErrorKind, ModuleInfo, Planned, RunResult
-from .watch import FileChanges, ProjectWatcher
 
 NO_REPL_COMMAND = ("lean-batchd-no-repl-found",)
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    pool: PoolConfig = field(default_factory=PoolConfig)
-    worker_command: tuple[str, ...] | None = None
-    """Overrides finding the REPL (the command line passes the SIMULATED REPL here)."""
-    lean_command: tuple[str, ...] | None = None
-    """Runs Lean on one file where a REPL session cannot (default `lake env lean`)."""
-    lake_command: tuple[str, ...] | None = None
-    """Asks Lake whether builds are up to date (default: `lake` on PATH; without it, mtimes)."""
-    simulated: bool = False
-    repl_setting: str | None = None
-    watch: bool = True
-    debounce: float = 0.1
-    max_delay: float = 1.0
-    verify_interval: float | None = 60.0
-    """A periodic stat rescan catches events the watcher may have lost."""
-    prewarm_on_open: bool = True
-    store: bool = True
-    """Remember each project's model and plan across runs (and its outcomes, with `result_cache`)."""
-    result_cache: bool = True
-    """Answer a `check` from the project's store when nothing its outcome depends on changed."""
-    executor: ExecutorChoice = field(default_factory=ExecutorChoice)
-    """Where sessions run: the local pool, or Ray actors (`executors`)."""
 
 
 PlanListener = Callable[[Path, PlanNews], None]
@@ -85,105 +53,43 @@ class Engine:
         self.config = config or EngineConfig()
         self.pool = WorkerPool(self.config.pool)
         self.executor = executor_for(self.config.executor, self.pool)
-        self.projects: dict[Path, ManagedProject] = {}
-        self._opening: dict[Path, asyncio.Task[ManagedProject | EngineError]] = {}
-        self._updaters: dict[Path, ProjectUpdater] = {}
-        self._watchers: dict[Path, ProjectWatcher] = {}
-        self._verifiers: dict[Path, asyncio.Task[None]] = {}
-        self._repl: dict[Path, Located] = {}
         self._keys: dict[str, tuple[Path, SessionKey]] = {}
         """Session keys of buffers and files outside the plan, by digest (planned ones are in the snapshots)."""
-        self._stored: dict[Path, tuple[str, bool]] = {}
-        """Each project's stored-model key, and whether the model (or its plan) changed since."""
-        self._saving: set[asyncio.Task[None]] = set()
         self._results: dict[Path, ResultStore] = {}
         self.plan_listeners: list[PlanListener] = []
         self.diagnostics_listeners: list[DiagnosticsListener] = []
         self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
+        self.open_projects = OpenProjects(self.config, self.pool, self._announce, self._diagnosed)
         self.pool.on_change(self._worker_changed)
         self.snippets = Snippets(self)
         """Snippets: Lean text with its own header, checked and run like files (`snippets.py`)."""
 
+    # -- projects ---------------------------------------------------------------------
+
+    @property
+    def projects(self) -> dict[Path, ManagedProject]:
+        return self.open_projects.projects
+
     @property
     def changes_applied(self) -> int:
-        return sum(u.updates for u in self._updaters.values())
-
-    # -- projects ---------------------------------------------------------------------
+        return self.open_projects.changes_applied
 
     async def project_for(self, path: str | Path) -> ManagedProject | EngineError:
         """The project `path` belongs to, discovered (once) and watched."""
-        return await self._project(real_path(path))
-
-    def _known(self, absolute: str) -> ManagedProject | None:
-        """The open project holding a resolved path (the innermost one): string tests, no I/O."""
-        found = [m for m in self.projects.values() if absolute == m.root_text or absolute.startswith(m.root_prefix)]
-        return max(found, key=lambda m: len(m.root_text), default=None)
+        return await self.open_projects.project_for(path)
 
     def resolved(self, path: str) -> bool:
-        """Is `path` a module's file in its open project's current snapshot? The model keys files by
-        their resolved paths (and the watcher reports a folder turned into a symlink), so such a
-        path needs no `real_path`: no file-system call on the loop for the files editors ask about."""
-        known = self._known(path)
-        return known is not None and known.snapshot.module_at(path) is not None
+        return self.open_projects.resolved(path)
 
-    async def _project(self, absolute: str) -> ManagedProject | EngineError:
-        """`project_for` a path already resolved (each request resolves its path once)."""
-        known = self._known(absolute)
-        if known is not None:
-            return known
-        search = await asyncio.to_thread(find_lake_root, Path(absolute))
-        if search.found is None:
-            return EngineError(ErrorKind.NO_PROJECT, search.diagnostics[-1].message)
-        root = search.found.root
-        if root in self.projects:
-            return self.projects[root]
-        if root not in self._opening:
-            self._opening[root] = asyncio.get_running_loop().create_task(self._open(root))
-        try:
-            return await asyncio.shield(self._opening[root])
-        finally:
-            if self._opening.get(root) is not None and self._opening[root].done():
-                self._opening.pop(root, None)
+    async def apply_paths(self, path: str | Path, changed: list[str]) -> None:
+        """Apply changes a caller knows of (tests, or a client's didSave) without waiting for the watcher."""
+        await self.open_projects.apply_paths(path, changed)
 
-    async def _open(self, root: Path) -> ManagedProject | EngineError:
-        repl: Located
-        if self.config.worker_command is not None:
-            command = self.config.worker_command
-            repl = ReplFound(command, command[-1], "the engine's configuration", None, "not asked")
-        else:
-            repl = await asyncio.to_thread(find_repl, root, self.config.repl_setting)
-            command = repl.command if isinstance(repl, ReplFound) else NO_REPL_COMMAND
-        self._repl[root] = repl
-        options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
+    async def view(self, path: str | Path) -> ProjectView | EngineError:
+        return await self.open_projects.view(path)
 
-        def build() -> tuple[ManagedProject, str | None] | EngineError:
-            opened = open_project(root, options, remember=self.config.store, save=False)
-            if isinstance(opened, RootSearch):
-                return EngineError(ErrorKind.NO_PROJECT, opened.diagnostics[-1].message)
-            managed = ManagedProject(opened.project, PlanConfig(worker_command=command), opened.derived.get("plan"))
-            return managed, opened.key
-
-        built = await asyncio.to_thread(build)
-        if isinstance(built, EngineError):
-            return built
-        managed, key = built
-        if key is not None:
-            self._stored[root] = (key, not managed.restored)
-            if not managed.restored:  # store the model with its plan, once this answer is out
-                task = asyncio.get_running_loop().create_task(self._save(managed))
-                self._saving.add(task)
-                task.add_done_callback(self._saving.discard)
-        # The model lives as long as the daemon: keep the cyclic collector from scanning its
-        # ~300,000 objects (at Mathlib scale) again and again, for tens of ms each time.
-        gc.freeze()
-        self.projects[root] = managed
-        self._updaters[root] = ProjectUpdater(
-            managed, lambda news: self._announce(root, news), lambda found: self._diagnosed(root, found)
-        )
-        if self.config.watch:
-            self._watch(managed)
-        self._diagnosed(root, managed.snapshot.diagnostics)
-        return managed
+    async def quiet(self, path: str | Path) -> ProjectSnapshot | EngineError:
+        return await self.open_projects.quiet(path)
 
     def _announce(self, root: Path, news: PlanNews) -> None:
         for listener in self.plan_listeners:
@@ -192,67 +98,6 @@ class Engine:
     def _diagnosed(self, root: Path, found: Mapping[str, FileDiagnostics]) -> None:
         for listener in self.diagnostics_listeners:
             _call(listener, root, found)
-
-    def _watch(self, managed: ManagedProject) -> None:
-        roots = [managed.root] + [
-            p.dir for p in managed.project.workspace.dependencies if not p.dir.is_relative_to(managed.root)
-        ]
-        watcher = ProjectWatcher(
-            roots,
-            asyncio.get_running_loop(),
-            lambda changes: self._apply(managed, changes),
-            self.config.debounce,
-            self.config.max_delay,
-        )
-        watcher.start()
-        self._watchers[managed.root] = watcher
-        self._updaters[managed.root].waiting = lambda: watcher.waiting
-        if self.config.verify_interval and managed.root not in self._verifiers:
-            self._verifiers[managed.root] = asyncio.get_running_loop().create_task(self._verify(managed))
-
-    async def _verify(self, managed: ManagedProject) -> None:
-        """Watchers lose events (overflow, a thread that died): look again now and then."""
-        interval = self.config.verify_interval or 60.0
-        while True:
-            await asyncio.sleep(interval)
-            watcher = self._watchers.get(managed.root)
-            if watcher is not None and not watcher.alive:
-                await asyncio.to_thread(watcher.stop)
-                self._watch(managed)
-            await self._apply(managed, FileChanges(rescan=True))
-
-    async def apply_paths(self, path: str | Path, changed: list[str]) -> None:
-        """Apply changes a caller knows of (tests, or a client's didSave) without waiting for the watcher."""
-        managed = self._known(real_path(path)) or await self.project_for(path)
-        if isinstance(managed, ManagedProject):
-            await self._apply(managed, FileChanges(sources=set(changed)))
-
-    async def _apply(self, managed: ManagedProject, changes: FileChanges) -> None:
-        if changes.artifacts:
-            stale = managed.stale_keys([w.key for w in self.pool.workers], changes.artifacts)
-            if stale:
-                self.pool.invalidate(lambda k: k in stale, prewarm=True)
-        if changes.artifacts or changes.sources or changes.rescan:
-            managed.lake_verdicts.clear()  # Lake's answers hold until a source or a build changes
-        if changes.sources or changes.rescan:
-            before = managed.snapshot.generation
-            await self._updaters[managed.root].apply(FileChanges(sources=changes.sources, rescan=changes.rescan))
-            stored = self._stored.get(managed.root)
-            if stored is not None and managed.snapshot.generation != before:
-                self._stored[managed.root] = (stored[0], True)
-
-    async def view(self, path: str | Path) -> ProjectView | EngineError:
-        """The snapshot queries about `path`'s project read now, and whether a change of its model
-        is known and not in it yet (its project fingerprint is exact unless so)."""
-        managed = await self.project_for(path)
-        if isinstance(managed, EngineError):
-            return managed
-        return ProjectView(managed.snapshot, self._updaters[managed.root].changing())
-
-    async def quiet(self, path: str | Path) -> ProjectSnapshot | EngineError:
-        """Wait until `path`'s project has applied every change known and settled its plan."""
-        managed = await self.project_for(path)
-        return managed if isinstance(managed, EngineError) else await self._updaters[managed.root].quiet()
 
     # -- queries ----------------------------------------------------------------------
 
@@ -263,7 +108,7 @@ class Engine:
         path the snapshot holds as a module's file is resolved already (the model keys files by
         their resolved paths, and the watcher reports a folder turned into a symlink)."""
         absolute = path if self.resolved(path) else real_path(path)
-        managed = await self._project(absolute)
+        managed = await self.open_projects.project(absolute)
         if isinstance(managed, EngineError):
             return managed
         snap, session = await managed.session(absolute, owner)
@@ -316,7 +161,7 @@ class Engine:
             unsaved=session.unsaved,
             diagnostics=snap.file_diagnostics(absolute).diagnostics if module is not None else (),
             generation=snap.generation,
-            pending=self._updaters[managed.root].pending(),
+            pending=self.open_projects.updater(managed.root).pending(),
         )
 
     async def plan(
@@ -329,7 +174,7 @@ class Engine:
         managed = await self.project_for(path)
         if isinstance(managed, EngineError):
             return managed
-        updater = self._updaters[managed.root]
+        updater = self.open_projects.updater(managed.root)
         if profile is Profile.HEADER and strategy is Strategy.EXACT and max_closure is None:
             snap = await updater.settle()
             return Planned(
@@ -345,7 +190,7 @@ class Engine:
         return managed if isinstance(managed, EngineError) else self._no_repl(managed.root)
 
     def _no_repl(self, root: Path) -> EngineError | None:
-        repl = self._repl.get(root)
+        repl = self.open_projects.repl(root)
         if isinstance(repl, ReplNotFound):
             return EngineError(ErrorKind.NO_REPL, repl.message())
         if isinstance(repl, ReplMismatch):
@@ -465,10 +310,10 @@ class Engine:
                     "batches": len(snap.members),
                     "fingerprint": snap.fingerprint.digest,
                     "generation": snap.generation,
-                    "pending": self._updaters[root].changing(),
+                    "pending": self.open_projects.updater(root).changing(),
                     "settled": snap.settled,
-                    "repl": list(r.command) if isinstance(r := self._repl.get(root), ReplFound) else None,
-                    "watching": self._watchers[root].alive if root in self._watchers else False,
+                    "repl": list(r.command) if isinstance(r := self.open_projects.repl(root), ReplFound) else None,
+                    "watching": self.open_projects.watching(root),
                     "openBuffers": sum(len(b) for b in m.buffers.values()),
                 }
                 for root, m in self.projects.items()
@@ -535,41 +380,14 @@ class Engine:
         for listener in self.worker_listeners:
             listener(info)
 
-    async def _save(self, managed: ManagedProject) -> None:
-        """Store the project's model and plan (a restart then opens them instead of computing
-        them): the plan settled for the model as it is, under the model's lock."""
-        key = self._stored[managed.root][0]
-        async with managed.lock:
-            snap = managed.snapshot
-            if snap.plan_generation < snap.generation:
-                snap = managed.install(await model_thread(settled, snap))
-            saved = await model_thread(save_project, key, managed.project, managed.remembered(snap))
-        if saved:
-            self._stored[managed.root] = (key, False)
-
     async def close(self) -> None:
-        for task in self._verifiers.values():
-            task.cancel()
-        for task in list(self._verifiers.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for watcher in self._watchers.values():
-            await asyncio.to_thread(watcher.stop)
-        self._watchers.clear()
-        for updater in self._updaters.values():
-            await updater.close()
+        await self.open_projects.close()
         await self.executor.close()
         await self.pool.close()
         for results in self._results.values():
             await asyncio.to_thread(results.close)
         self._results.clear()
-        if self._saving:
-            await asyncio.gather(*self._saving, return_exceptions=True)
-        for root, (_, changed) in list(self._stored.items()):
-            managed = self.projects.get(root)
-            if changed and managed is not None:
-                await self._save(managed)
-        self._stored.clear()
+        await self.open_projects.save_changed()
 
 
 def _call(listener: Callable[[Path, T], None], root: Path, news: T) -> None:

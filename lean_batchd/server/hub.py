@@ -100,7 +100,7 @@ class Hub:
             f"lean-batchd: {snap.name} at {managed.root}: {len(snap.works)} modules, "
             f"{len(snap.members)} header sessions"
         )
-        repl = self.engine._repl.get(managed.root)
+        repl = self.engine.open_projects.repl(managed.root)
         if repl is not None and not isinstance(repl, ReplFound):
             session.log(f"lean-batchd: {repl.message()}", types.MessageType.Warning)
         if session.initialized:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lean_batchd.engine import Engine, EngineConfig
 from lean_batchd.engine.batches import check_batch
-from lean_batchd.engine.engine import Engine, EngineConfig
 from lean_batchd.engine.outcome import FileOutcome
 from lean_batchd.engine.values import EngineError
 from lean_batchd.executors import ExecutorChoice
