@@ -3,6 +3,7 @@ stopped for memory, the daemon's status and `workerChanged` (SIMULATED REPL, rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -113,6 +114,44 @@ def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Pa
         assert "--memory-budget" in done.stderr and "workers of this process" in done.stderr
         plain = lean_batchd("check", str(work.files), *SIM, "--socket", str(socket), "--no-cache", "--json")
         assert "the shared daemon" in plain.stderr  # no limits given: the daemon serves, as before
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
+def test_a_recycled_sessions_editors_keep_seeing_it_warm(demo: Path, tmp_path: Path) -> None:
+    """Editors keep one state per session: a worker retiring after its spare is warm must not
+    end the session's `workerChanged` story as `dead`."""
+    socket = tmp_path / "d.sock"
+    serve = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"]
+    daemon = subprocess.Popen([*serve, "--worker-max-requests", "2"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        client = Client(socket, demo)
+        main = demo / "Main.lean"
+        states: list[str] = []
+        for _ in range(5):
+            msg_id = client.start("$/leanBatchd/run", document(main, command="def x := 1"))
+            while True:
+                message = receive(client.sock)
+                if message.get("method") == "$/leanBatchd/workerChanged":
+                    states.append(message["params"]["state"])  # type: ignore[index]
+                if message.get("id") == msg_id:
+                    break
+        time.sleep(1.0)  # the old worker's retirement lands after the answer
+        client.sock.settimeout(0.5)
+        with contextlib.suppress(TimeoutError, OSError):
+            while True:
+                message = receive(client.sock)
+                if message.get("method") == "$/leanBatchd/workerChanged":
+                    states.append(message["params"]["state"])  # type: ignore[index]
+        status = client.call("$/leanBatchd/status")["result"]["pool"]
+        assert status["recycles"], status  # workers were recycled after 2 requests
+        assert {w["state"] for w in status["workers"]} == {"warm"}  # (with a spare a request ahead)
+        assert states[-1] == "warm" and "dead" not in states and "retiring" not in states, states
+        client.close()
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)

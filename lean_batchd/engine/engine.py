@@ -128,10 +128,17 @@ class Engine:
         missing = self._no_repl(got[0].root)
         return (got[0], got[2]) if missing is None else missing
 
-    def worker_of(self, key: SessionKey) -> WorkerInfo | None:
-        """The most useful worker holding `key`: warm, then busy, then one on its way."""
+    def worker_of(self, key: SessionKey | str) -> WorkerInfo | None:
+        """The most useful worker holding `key` (or the key of this digest): warm, then busy, then
+        one on its way. Editors show one state per session, while a session may have two workers
+        (a spare warming while the old one serves, or retires): this is the one to show."""
         rank = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
-        infos = [w.info() for w in self.pool.workers if w.key == key and str(w.state) in rank]
+        digest = key if isinstance(key, str) else None
+        infos = [
+            w.info()
+            for w in self.pool.workers
+            if (w.key.digest == digest if digest is not None else w.key == key) and str(w.state) in rank
+        ]
         return min(infos, key=lambda i: rank[str(i.state)], default=None)
 
     async def module_info(self, path: str, owner: str | None = None) -> ModuleInfo | EngineError:

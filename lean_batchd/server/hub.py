@@ -169,14 +169,17 @@ class Hub:
             session.shown.pop(uri, None)
 
     def _worker_changed(self, info: WorkerInfo) -> None:
-        params = worker_changed(info)
+        """Clients hear the session's state (`Engine.worker_of`), not the worker's: a spare warming
+        or a recycled worker retiring must not make a warm session look cold."""
+        shown = self.engine.worker_of(info.key_digest) or info
+        params = worker_changed(shown)
         for session in list(self.sessions):
             if session.initialized and not session.closed:
                 session.outbox.notify(m.WORKER_CHANGED, params, info.key_digest)
-        if str(info.state) in ("warm", "dead") and info.key_digest in self._prewarms:
+        if str(shown.state) in ("warm", "dead") and info.key_digest in self._prewarms:
             for session, token in self._prewarms.pop(info.key_digest):
                 if not session.closed:
-                    message = "warm" if str(info.state) == "warm" else "failed"
+                    message = "warm" if str(shown.state) == "warm" else "failed"
                     session.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
         if self._refresh is None:
             loop = asyncio.get_running_loop()

@@ -5,7 +5,7 @@ reading (more than `HIGH_WATER` bytes queued for it), notifications are no
 longer queued but kept as state, the latest winning: one plan change per
 project, composed from the generation the client last heard of to the latest
 (`engine.news.compose`, in a thread), the latest diagnostics per file, the
-latest state per worker. They are written, in that order, once the queue has
+latest state per session. They are written, in that order, once the queue has
 drained below `LOW_WATER`. So a slow reader is neither dropped nor sent a
 backlog: it ends with the latest state, and what is kept for it is bounded by
 the number of projects, files and workers, not by how long it stalled.
