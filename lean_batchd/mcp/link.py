@@ -51,6 +51,11 @@ class LinkConfig:
     """The agent's workspace: Lake project roots (symlinks resolved)."""
 
 
+HELLO_TIMEOUT = 30.0
+"""How long a daemon may take to answer `initialize` and `status` (it answers those from memory:
+one that does not is wedged, and every tool call would hang behind the connection lock)."""
+
+
 class DaemonLink:
     def __init__(self, config: LinkConfig) -> None:
         self.config = config
@@ -72,12 +77,16 @@ class DaemonLink:
             got = await asyncio.to_thread(open_daemon, self.config.socket, list(self.config.serve_args))
             if isinstance(got, str):
                 return ToolFailure(str(ErrorKind.NO_DAEMON), f"cannot reach the lean-batchd daemon: {got}")
+            client: AsyncDaemonClient | None = None
             try:
-                client = await AsyncDaemonClient.over(got, list(self.config.projects))
-                status = await client.request(m.STATUS, {})
-            except (OSError, ConnectionError, DaemonRequestError) as e:
+                client = await asyncio.wait_for(AsyncDaemonClient.over(got, list(self.config.projects)), HELLO_TIMEOUT)
+                status = await asyncio.wait_for(client.request(m.STATUS, {}), HELLO_TIMEOUT)
+            except (OSError, ConnectionError, DaemonRequestError, TimeoutError) as e:
+                if client is not None:
+                    client.abort()
                 got.close()
-                return ToolFailure(str(ErrorKind.NO_DAEMON), f"the lean-batchd daemon did not answer: {e}")
+                why = f"no answer within {HELLO_TIMEOUT:g} s" if isinstance(e, TimeoutError) else str(e)
+                return ToolFailure(str(ErrorKind.NO_DAEMON), f"the lean-batchd daemon did not answer: {why}")
             self.simulated = bool(status.get("simulated"))
             self._client = client
             return client
