@@ -14,14 +14,13 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from .engine.checking import (
     CheckReport,
     CheckTarget,
     EngineTarget,
     FileGroup,
-    PoolMemory,
     Progress,
     check_sessions,
     plan_sessions,
@@ -29,12 +28,13 @@ from .engine.checking import (
 from .engine.config import EngineConfig
 from .engine.engine import Engine
 from .engine.outcome import FileOutcome, FileStatus
-from .engine.values import EngineError, ErrorKind
+from .engine.values import EngineError
 from .lake import LakeProject, discover
 from .progress import ProgressView
 from .server import methods as m
 from .server.address import UnsafePath
 from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
+from .server.daemon_target import DaemonTarget
 from .terminal import PLAIN, SEVERITY_COLOUR, STATUS_COLOUR, Palette, display, fit, palette, plural, width, wrap
 
 EXIT_NO_FILES = 2
@@ -117,75 +117,6 @@ SIMULATED_NOTE = (
 )
 
 
-class DaemonTarget:
-    """Checks through a running daemon over one connection: the daemon serves its requests
-    concurrently, and dropping the connection (Ctrl-C, a closed pipe) cancels them there."""
-
-    def __init__(self, client: AsyncDaemonClient, simulated: bool, options: CheckOptions) -> None:
-        self.client = client
-        self.simulated = simulated
-        self.options = options
-
-    async def _call(self, method: str, params: dict[str, Any]) -> Any:
-        try:
-            return await self.client.request(method, params)
-        except DaemonRequestError as e:
-            kind = e.data.get("kind") if isinstance(e.data, dict) else None
-            return EngineError(ErrorKind(kind) if kind in set(ErrorKind) else ErrorKind.WORKER, str(e))
-        except ConnectionError as e:
-            return EngineError(ErrorKind.NO_DAEMON, f"lost the shared daemon: {e}")
-
-    async def ready(self, path: str) -> EngineError | None:
-        return None  # the daemon answers each file; a missing REPL is its first answer
-
-    async def session_of(self, path: str) -> tuple[str, str] | EngineError:
-        info = await self._call(m.MODULE_INFO, {"textDocument": {"uri": m.uri_of_path(path)}})
-        if isinstance(info, EngineError):
-            return info
-        return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
-
-    async def check(self, path: str, more_in_session: bool = True) -> FileOutcome | EngineError:
-        params: dict[str, Any] = {
-            "textDocument": {"uri": m.uri_of_path(path)},
-            "buildCheck": self.options.build_check,
-            "cache": self.options.cache,
-        }
-        if self.options.timeout is not None:
-            params["timeoutMs"] = max(1, round(self.options.timeout * 1000))
-        got = await self._call(m.CHECK, params)
-        return got if isinstance(got, EngineError) else FileOutcome.from_json(got)
-
-    def _snippet(self, code: str, folder: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"code": code}
-        if folder is not None:
-            params["uri"] = m.uri_of_path(folder)
-        return params
-
-    async def snippet_session(self, code: str, folder: str | None) -> tuple[str, str] | EngineError:
-        info = await self._call(m.SNIPPET_INFO, self._snippet(code, folder))
-        if isinstance(info, EngineError):
-            return info
-        return info["sessionKey"], ", ".join(info["imports"]) or "(no imports)"
-
-    async def check_snippet(self, code: str, folder: str | None) -> FileOutcome | EngineError:
-        params = {**self._snippet(code, folder), "buildCheck": self.options.build_check, "cache": self.options.cache}
-        if self.options.timeout is not None:
-            params["timeoutMs"] = max(1, round(self.options.timeout * 1000))
-        got = await self._call(m.CHECK_SNIPPET, params)
-        return got if isinstance(got, EngineError) else FileOutcome.from_json({**got, "path": ""})
-
-    async def workers(self) -> tuple[int, float]:
-        status = await self._call(m.STATUS, {})
-        if isinstance(status, EngineError):
-            return 0, 0.0
-        pool = status["pool"]
-        return sum(1 for w in pool["workers"] if w["state"] in ("warm", "busy")), float(pool["chargedMb"])
-
-    async def memory(self) -> PoolMemory:
-        status = await self._call(m.STATUS, {})
-        return PoolMemory(0.0, None, 0.0) if isinstance(status, EngineError) else PoolMemory.from_json(status["pool"])
-
-
 async def connect_daemon(path: Path, folders: list[Path]) -> tuple[AsyncDaemonClient, bool] | None:
     """A connection to the daemon on `path` (with `folders` as its workspace) and whether it
     simulates; None when none answers there, or when its socket is not safely this user's."""
@@ -215,7 +146,10 @@ async def target_for(
         client, simulated = found
         finished = False
         try:
-            yield DaemonTarget(client, simulated, options), f"the shared daemon at {daemon}"
+            yield (
+                DaemonTarget(client, simulated, options.build_check, options.timeout, options.cache),
+                f"the shared daemon at {daemon}",
+            )
             finished = True
         finally:
             if finished:

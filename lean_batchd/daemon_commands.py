@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .executors.report import cluster_lines
 from .server import methods as m
 from .server.address import UnsafePath, default_socket
 from .server.bridge import start_daemon, wait_for_daemon
@@ -238,3 +237,25 @@ def evict_command(args: argparse.Namespace) -> int:
             evicted += int((answer or {}).get("evicted", 0))
     print(f"evicted {plural(evicted, 'worker')}")
     return EXIT_OK
+
+
+def cluster_lines(executor: dict[str, Any]) -> list[str]:
+    """Nothing for the local pool (the workers' lines say it all)."""
+    if executor.get("kind") != "ray":
+        return []
+    where = f"Ray at {executor.get('address')}, namespace {executor.get('namespace')}"
+    if not executor.get("connected"):
+        return [f"  executor: {where} (not joined yet)"]
+    nodes = executor.get("nodes", [])
+    lines = [
+        f"  executor: {where}: {plural(len(nodes), 'node')}, {plural(len(executor.get('sessions', [])), 'session')}, "
+        f"{executor.get('retriedFiles', 0)} files retried, {executor.get('lostActors', 0)} actors lost"
+    ]
+    for n in nodes:
+        state = "" if n.get("alive") else " (dead)"
+        keys = " ".join(k[:8] for k in n.get("sessions", [])) or "-"
+        lines.append(
+            f"    node {n['address']}{state}: {n['reservedMb']:.0f} of {n['memoryMb']:.0f} MB lean_memory_mb reserved; "
+            f"sessions {keys}"
+        )
+    return lines

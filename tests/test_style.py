@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_layers_import_only_the_layers_above() -> None:
-    order = ["lake", "plan", "store", "workers", "engine", "server", "mcp"]
+    order = ["lake", "plan", "store", "workers", "executors", "engine", "server", "mcp"]
     for path in sorted((REPO / "lean_batchd").rglob("*.py")):
         rel = path.relative_to(REPO / "lean_batchd").parts
         if rel[0] not in order:
@@ -31,3 +32,5 @@ def test_layers_import_only_the_layers_above() -> None:
         for layer in set(order) - allowed:
             assert f"lean_batchd.{layer}" not in text and f"from ..{layer}" not in text, (path, layer)
         assert "lean_batchd.testing" not in text and "from ..testing" not in text, path
+        below = {m for m in re.findall(r"^\s*from \.\.(\w+)", text, re.M) if m not in allowed}
+        assert not below, (path, below)  # nor the command line's modules (cli, check_command, terminal, ...)

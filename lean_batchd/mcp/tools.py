@@ -20,13 +20,13 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from ..check_command import CheckOptions, DaemonTarget
 from ..engine.checking import CheckReport, CheckTarget, Progress, SnippetTarget, check_sessions, plan_sessions
 from ..engine.values import EngineError
 from ..lake.files import read_text
 from ..lake.header import parse_header_text
 from ..plan.keys import header_imports
 from ..server import methods as m
+from ..server.daemon_target import DaemonTarget
 from ..workers.protocol import Message as ReplMessage
 from ..workers.protocol import Sorry as ReplSorry
 from .calls import (
@@ -114,8 +114,7 @@ async def _target(
     if isinstance(client, ToolFailure):
         return client
     check = build_check if build_check is not None else not link.simulated
-    options = CheckOptions(jobs=jobs, build_check=check, timeout=timeout, quiet=True, cache=cache)
-    return DaemonTarget(client, link.simulated, options)
+    return DaemonTarget(client, link.simulated, check, timeout, cache)
 
 
 async def _files(link: DaemonLink, paths: list[str]) -> list[str] | ToolFailure:

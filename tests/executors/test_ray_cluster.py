@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from lean_batchd.check_command import CheckOptions, differences, run_check, select_files
+from lean_batchd.daemon_commands import cluster_lines
 from lean_batchd.engine.checking import CheckReport
 from lean_batchd.engine.engine import Engine
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
-from lean_batchd.executors.report import cluster_lines
 from lean_batchd.testing.workload import generate_workload
 from tests.executors.conftest import RayRun
 from tests.executors.helpers import engine_config, outcomes_with, ray_of, slow_project
