@@ -85,7 +85,7 @@ def test_the_daemon_shows_growth_and_recycles(demo: Path, tmp_path: Path) -> Non
         (worker,) = [w for w in status["workers"] if w["state"] == "warm"]
         assert worker["recycles"] == 1 and worker["requests"] == 1 and 30 <= worker["growthMb"] <= 50
         assert any(c["recycles"] == 1 and c["growthMb"] >= 0 for c in changes)
-        assert max(c["growthMb"] for c in changes) >= 100
+        assert max(c["growthMb"] for c in changes) >= 80  # two commands; the third retires it for its warm spare
         text = lean_batchd("status", "--socket", str(socket)).stdout
         assert "recycled: 1 memory-growth" in text and "since import" in text
         client.close()

@@ -40,6 +40,8 @@ from .values import EngineError, ErrorKind, ModuleInfo, Planned, RunResult
 
 NO_REPL_COMMAND = ("lean-batchd-no-repl-found",)
 T = TypeVar("T")
+WORKER_RANK = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
+"""How useful a worker in each state is to its session (lower: more); other states: none."""
 log = logging.getLogger(__name__)
 
 
@@ -132,7 +134,7 @@ class Engine:
         """The most useful worker holding `key` (or the key of this digest): warm, then busy, then
         one on its way. Editors show one state per session, while a session may have two workers
         (a spare warming while the old one serves, or retires): this is the one to show."""
-        rank = {"warm": 0, "busy": 1, "importing": 2, "starting": 3}
+        rank = WORKER_RANK
         digest = key if isinstance(key, str) else None
         infos = [
             w.info()

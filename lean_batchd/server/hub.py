@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from ..engine.engine import Engine
+from ..engine.engine import WORKER_RANK, Engine
 from ..engine.news import PlanNews
 from ..engine.snapshot import NO_DIAGNOSTICS, FileDiagnostics
 from ..engine.values import EngineError
@@ -169,9 +169,12 @@ class Hub:
             session.shown.pop(uri, None)
 
     def _worker_changed(self, info: WorkerInfo) -> None:
-        """Clients hear the session's state (`Engine.worker_of`), not the worker's: a spare warming
-        or a recycled worker retiring must not make a warm session look cold."""
-        shown = self.engine.worker_of(info.key_digest) or info
+        """Editors keep one state per session: a worker's news is told as it is unless another
+        worker of its session is more useful (`Engine.worker_of`), so a spare warming or a
+        recycled worker retiring never makes a warm session look cold."""
+        best = self.engine.worker_of(info.key_digest)
+        own = WORKER_RANK.get(str(info.state))
+        shown = info if best is None or (own is not None and own <= WORKER_RANK[str(best.state)]) else best
         params = worker_changed(shown)
         for session in list(self.sessions):
             if session.initialized and not session.closed:
