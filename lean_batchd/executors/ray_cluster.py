@@ -11,14 +11,20 @@ resources for an actor's life and places it only on a node with that much free
 (ray-core/scheduling/resources), so nodes declare what their Lean workers may take
 (`ray start --resources='{"lean_memory_mb": 20000}'`).
 
+Only actors this executor owns (it created them, or a daemon re-attached to them) are ever
+stopped by it: another driver's actor for the same key (`check` using a daemon's warm session)
+is used and, when lost or idle, only forgotten. An owned actor busy with another driver's batch
+refuses to close, and is kept until it is idle.
+
 A batch is one streaming generator call: answers come back as files finish. An actor or node
 lost mid-batch (`RayActorError`, `NodeDiedError`, ...) leaves its unanswered files for one fresh
 actor; lost again, they are answered `node-lost`. Nothing is retried by Ray itself
 (`max_restarts=0`, `max_task_retries=0`: a restarted actor is a cold REPL, and a retried task
 could answer a file twice; ray-core/fault_tolerance/actors). Idle actors are reaped after the
 pool's idle TTL, and the least recently used idle one makes room when a new session would not
-fit. A daemon's actors are detached: restarted, it re-attaches to the live ones of its
-namespace and cleans up those that do not answer.
+fit (never a prewarmed one not yet used: the look-ahead may hold `max_workers` + 1). A
+daemon's actors are detached: restarted, it re-attaches to the live ones of its namespace and
+cleans up those that do not answer.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 from ..plan.keys import SessionKey
 from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.history import SessionHistory
+from ..workers.limits import GROWTH_FLOOR_MB
 from ..workers.pool import PoolConfig
 from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
 from .session_actor import SessionActor
@@ -65,6 +72,9 @@ class _Actor:
     owned: bool = True
     """This executor created it, or adopted it: it stops it when idle or closing. Another
     driver's actor for the same key (`get_if_exists`) is used, never stopped."""
+    reserved_until: float = 0.0
+    """Prewarmed and not yet used: no room is made by evicting it before then (the local pool's
+    `expected_until`), else `check`'s look-ahead would stop the session it just warmed."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -110,7 +120,13 @@ class RayExecutor:
         """Live actors by the session key's full digest: this process keeps a handle to each (a
         non-detached named actor dies with its last handle; scaleout.md pitfall 5)."""
         self._generations: dict[str, int] = {}
-        self._creating: dict[str, asyncio.Lock] = {}
+        self._creating: dict[str, _KeyLock] = {}
+        self._pending: dict[str, float] = {}
+        """Actors being created, by full digest: the memory they asked for. They count against
+        `max_workers` while Ray places them, so that two keys cannot both pass the check."""
+        self._freed = asyncio.Event()
+        """Set (then replaced) whenever an actor goes idle or away: a batch waiting for room."""
+        self._starting: asyncio.Future[list[str]] | None = None
         self._started_ray = False
         self._connected = False
         self._remote: Any = None
@@ -195,8 +211,10 @@ class RayExecutor:
             self.notes.append(f"re-attached to {held.name} (session {held.key_digest}) on {held.host}")
 
     async def _ready(self) -> None:
-        if not self._connected:
-            self.start()  # on the caller's thread: `ray.init` wants the main thread's signals
+        if not self._connected:  # `ray.init` takes seconds: off the event loop, once
+            if self._starting is None:
+                self._starting = asyncio.ensure_future(asyncio.to_thread(self.start))
+            await asyncio.shield(self._starting)
         if self._reaper is None and self.config.idle_ttl is not None:
             self._reaper = asyncio.get_running_loop().create_task(self._reap(self.config.idle_ttl))
 
@@ -224,6 +242,7 @@ class RayExecutor:
             sent = list(remaining)
             sub = replace(batch, items=tuple(batch.items[i] for i in sent))
             held.busy += 1
+            held.reserved_until = 0.0
             stream = held.handle.run_batch.remote(sub)
             finished = lost = False
             try:
@@ -248,6 +267,7 @@ class RayExecutor:
             finally:
                 held.busy -= 1
                 held.last_used = time.monotonic()
+                self._room_freed()
                 if not finished and not lost:  # cancelled, or the caller stopped reading
                     with contextlib.suppress(Exception):
                         import ray
@@ -282,25 +302,29 @@ class RayExecutor:
 
         try:
             await self._ready()
-            held = await self._actor_for(batch)
+            held = await self._actor_for(batch, prewarm=True)
             if not isinstance(held, WorkerFailure):
                 with contextlib.suppress(RayError):
                     await _awaitable(held.handle.prewarm.remote(batch.key, batch.closure_size))
         finally:
             self._prewarming.discard(batch.key.full_digest)
 
-    async def _actor_for(self, batch: SessionBatch) -> _Actor | WorkerFailure:
+    async def _actor_for(self, batch: SessionBatch, prewarm: bool = False) -> _Actor | WorkerFailure:
         full = batch.key.full_digest
-        lock = self._creating.setdefault(full, asyncio.Lock())
-        async with lock:
-            held = self.actors.get(full)
-            if held is not None:
-                return held
-            return await self._create(batch)
+        entry = self._creating.setdefault(full, _KeyLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                held = self.actors.get(full)
+                if held is not None:
+                    return held
+                return await self._create(batch, prewarm)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:  # no waiter: one lock per key ever seen would only grow
+                del self._creating[full]
 
-    async def _create(self, batch: SessionBatch) -> _Actor | WorkerFailure:
-        from ray.exceptions import RayError
-
+    async def _create(self, batch: SessionBatch, prewarm: bool) -> _Actor | WorkerFailure:
         key = batch.key
         if batch.closure_size is not None:
             self.history.closure(key, batch.closure_size)
@@ -318,11 +342,24 @@ class RayExecutor:
                 key.digest,
                 f"the session needs about {need:.0f} MB of {MEMORY_RESOURCE}; the largest node has {largest:.0f}",
             )
-        await self._make_room(need, sum(nodes.values()))
+        refusal = await self._reserve_room(key, need, sum(nodes.values()), prewarm)
+        if refusal is not None:
+            return refusal
+        try:
+            return await self._place(key, need, prewarm)
+        finally:
+            del self._pending[key.full_digest]
+            self._room_freed()
+
+    async def _place(self, key: SessionKey, need: float, prewarm: bool) -> _Actor | WorkerFailure:
+        from ray.exceptions import RayError
+
         generation = self._generations.get(key.full_digest, -1) + 1
         self._generations[key.full_digest] = generation
         name = actor_name(key.full_digest, generation)
-        actor_config = replace(self.config, idle_ttl=None, memory=replace(self.config.memory, budget_mb=None))
+        memory = replace(self.config.memory, budget_mb=None, worker_hard_mb=actor_hard_mb(self.config, need))
+        actor_config = replace(self.config, idle_ttl=None, memory=memory)
+        theirs = self._exists(name)  # then `get_if_exists` hands back another driver's actor
         handle = self._remote.options(
             name=name,
             namespace=self.choice.namespace,
@@ -334,7 +371,7 @@ class RayExecutor:
             max_task_retries=0,
             scheduling_strategy="SPREAD",
         ).remote(key.digest, key.full_digest, actor_config, need, self.token, self._abandon_after())
-        held = _Actor(handle, name, key.digest, key.full_digest, generation, need)
+        held = _Actor(handle, name, key.digest, key.full_digest, generation, need, owned=not theirs)
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
             info = await asyncio.wait_for(_awaitable(handle.describe.remote()), waited)
@@ -356,8 +393,19 @@ class RayExecutor:
         held.node, held.host = info["node"], info["host"]
         held.reserved_mb = float(info["reservedMb"])
         held.owned = info["owner"] == self.token  # else another driver made it first: use, never stop
+        if prewarm:
+            held.reserved_until = time.monotonic() + (self.config.idle_ttl or self.config.queue_timeout)
         self.actors[key.full_digest] = held
         return held
+
+    def _exists(self, name: str) -> bool:
+        import ray
+
+        try:
+            ray.get_actor(name, namespace=self.choice.namespace)
+        except ValueError:
+            return False
+        return True
 
     def _abandon_after(self) -> float | None:
         """A detached actor ends itself after twice the idle TTL (its daemon would have reaped it
@@ -369,21 +417,51 @@ class RayExecutor:
     def _refused(key_digest: str, message: str) -> WorkerFailure:
         return WorkerFailure(FailureKind.MEMORY_REFUSED, message, key_digest=key_digest)
 
-    async def _make_room(self, need: float, total: float) -> None:
-        """Evict least recently used idle actors while the warm sessions are at the pool's
-        `max_workers`, or their memory and `need` exceed the cluster's (Ray then still decides
-        the node; a session that fits nowhere waits, then is refused)."""
+    async def _reserve_room(self, key: SessionKey, need: float, total: float, prewarm: bool) -> WorkerFailure | None:
+        """Count the new actor in (`_pending`) once the warm sessions, those being created
+        included, are under the pool's `max_workers` (one more while a prewarm is placed or not
+        yet used: `check`'s look-ahead) and their memory and `need` fit the cluster's, evicting the least recently
+        used idle actors to get there. A batch may evict a prewarmed actor not yet used, a
+        prewarm never does, nor waits; with every session busy a batch waits for one to finish
+        up to the queue timeout. Short of memory alone, Ray decides: a session that fits nowhere
+        waits for its node, then is refused."""
+        deadline = time.monotonic() + self.config.queue_timeout
         while True:
+            now = time.monotonic()
             live = list(self.actors.values())
-            used = sum(a.reserved_mb for a in live)
-            if len(live) < self.config.max_workers and used + need <= total:
-                return
-            idle = [a for a in live if a.busy == 0]
-            if not idle:
-                return
-            victim = min(idle, key=lambda a: a.last_used)
-            del self.actors[victim.full_digest]
-            self._stopping(self._evict(victim))
+            count = len(live) + len(self._pending)
+            used = sum(a.reserved_mb for a in live) + sum(self._pending.values())
+            warming = bool(self._prewarming & self._pending.keys())
+            ahead = prewarm or warming or any(a.reserved_until > now for a in live)
+            cap = self.config.max_workers + (1 if ahead else 0)
+            if count < cap and used + need <= total:
+                break
+            idle = [a for a in live if a.busy == 0 and (a.reserved_until <= now or not prewarm)]
+            settled = [a for a in idle if a.reserved_until <= now]
+            if idle:
+                victim = min(settled or idle, key=lambda a: a.last_used)
+                del self.actors[victim.full_digest]
+                self._stopping(self._evict(victim))
+                continue
+            if count < cap:
+                break
+            if prewarm:
+                return self._refused(key.digest, "every warm session is busy or about to be used")
+            freed = self._freed
+            try:
+                await asyncio.wait_for(freed.wait(), max(0.0, deadline - now))
+            except TimeoutError:
+                return self._refused(
+                    key.digest,
+                    f"all {self.config.max_workers} warm sessions (max workers) stayed busy for "
+                    f"{self.config.queue_timeout:.0f} s",
+                )
+        self._pending[key.full_digest] = need
+        return None
+
+    def _room_freed(self) -> None:
+        self._freed.set()
+        self._freed = asyncio.Event()
 
     def _stopping(self, stop: Coroutine[Any, Any, None]) -> None:
         """Stop an actor in the background: the lane that needs its room goes on at once (Ray
@@ -392,22 +470,34 @@ class RayExecutor:
         self._stops.add(task)
         task.add_done_callback(self._stops.discard)
 
-    async def _evict(self, held: _Actor, graceful: bool = True) -> None:
-        """Forget the actor, and stop it when it is ours (or lost: `graceful` False)."""
+    async def _evict(self, held: _Actor, graceful: bool = True, final: bool = False) -> None:
+        """Forget the actor, and stop it when it is ours: gracefully (its worker's tree first),
+        or at once when it was lost. An actor busy with another driver's batch refuses to close:
+        it is kept for a later try, or, `final` (this executor closing), killed without closing
+        its pool, so that the other driver's files count as lost and are retried."""
         if self.actors.get(held.full_digest) is held:
             del self.actors[held.full_digest]
-        if graceful and not held.owned:
+        self._room_freed()
+        if not held.owned:
             return
         if graceful:
+            closed: object = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(_awaitable(held.handle.close.remote()), CLOSE_TIMEOUT)
+                closed = await asyncio.wait_for(_awaitable(held.handle.close.remote()), CLOSE_TIMEOUT)
+            if closed is False and not final:
+                held.last_used = time.monotonic()
+                self.actors.setdefault(held.full_digest, held)
+                return
         await self._kill(held)
 
     @staticmethod
     async def _kill(held: _Actor) -> None:
+        """Only ever an actor this executor owns (`_Actor.owned`)."""
         import ray
         from ray.exceptions import RayError
 
+        if not held.owned:
+            return
         with contextlib.suppress(RayError, ValueError):
             ray.kill(held.handle, no_restart=True)
 
@@ -480,13 +570,39 @@ class RayExecutor:
             task.cancel()
         await asyncio.gather(*self._prewarms, return_exceptions=True)
         if self._connected:
-            await asyncio.gather(*(self._evict(a) for a in list(self.actors.values())), *self._stops)
+            await asyncio.gather(*self._stops)
+            await asyncio.gather(*(self._evict(a, final=True) for a in list(self.actors.values())))
         if self._started_ray:
             import ray
 
             ray.shutdown()
             self._started_ray = False
         self._connected = False
+
+
+@dataclass(slots=True)
+class _KeyLock:
+    """One key's creation lock, and how many wait for it (dropped at none)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+def actor_hard_mb(config: PoolConfig, reserved_mb: float) -> float | None:
+    """The actor's worker is stopped mid-request past its reservation plus the growth the pool
+    allows (`max_growth_mb`, else `growth_ratio` times the import, at least the growth floor):
+    lean-batchd's limit acts before the node runs short and Ray's OOM monitor picks a victim.
+    The driver's own hard ceiling, if lower, still holds; without a growth limit it alone does."""
+    limits = config.memory
+    if limits.max_growth_mb is not None:
+        growth: float | None = limits.max_growth_mb
+    elif limits.growth_ratio is not None:
+        growth = max(limits.growth_ratio * reserved_mb, GROWTH_FLOOR_MB)
+    else:
+        growth = None
+    own = None if growth is None else reserved_mb + growth
+    ceilings = [c for c in (own, limits.worker_hard_mb) if c is not None]
+    return min(ceilings) if ceilings else None
 
 
 def raylet_errors_to_stderr() -> None:

@@ -121,6 +121,7 @@ class SessionActor:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "reservedMb": self.reserved_mb,
+            "hardMb": self.config.memory.worker_hard_mb,
             "owner": self.owner,
             "busy": self.busy > 0,
             "idleSeconds": round(time.monotonic() - self.last_used, 1),
@@ -129,8 +130,12 @@ class SessionActor:
             "workers": [w.to_json() for w in pool.workers] if pool is not None else [],
         }
 
-    async def close(self) -> None:
+    async def close(self) -> bool:
         """Stop the worker's tree before Ray ends the actor (a `ray.kill` alone leaves the child to
-        its death signal)."""
+        its death signal). Refused (False) while a batch runs: the driver that owns the actor
+        judges idleness by its own batches, and another driver may be streaming one here."""
+        if self.busy > 0:
+            return False
         if self._pool is not None:
             await self._pool.close()
+        return True

@@ -282,6 +282,7 @@ async def test_a_node_without_the_project_says_what_it_lacks(local_ray: RayRun, 
         assert [a.index for a in answers] == [0, 1]
         failure = answers[0].answer
         assert isinstance(failure, api.WorkerFailure) and "lacks the project folder" in failure.message
+        assert failure.kind.value == "spawn-failed"  # a file outcome `crashed`, as docs/scale-out.md says
         assert str(tmp_path / "elsewhere") in failure.message
     finally:
         await engine.close()
@@ -353,3 +354,151 @@ async def test_a_dead_daemons_actors_end_themselves_when_idle(local_ray: RayRun,
             break
         await asyncio.sleep(0.05)
     assert held.name not in ray.util.list_named_actors()
+
+
+def three_sessions(root: Path, files: int, seconds: float) -> list[str]:
+    """`slow_project`'s files, and as many under each of two other headers: three session keys."""
+    paths = slow_project(root, files, seconds)
+    for n, header in enumerate(("import Work.Other", "import Work.Base\nimport Work.Other")):
+        for k in range(files):
+            path = root / f"Work/H{n}F{k}.lean"
+            path.write_text(f"{header}\n\n-- sim:slow={seconds}\ntheorem h{n}f{k} : True := trivial\n")
+            paths.append(str(path.resolve()))
+    return paths
+
+
+async def test_the_look_ahead_keeps_the_session_it_prewarmed(local_ray: RayRun, tmp_path: Path) -> None:
+    """`check --jobs 1` (max workers 1): each session runs on the actor its look-ahead started,
+    never on a second one made after the first was evicted."""
+    paths = three_sessions(tmp_path / "p", 2, 1.0)
+    engine = Engine(engine_config(local_ray.namespace, max_workers=1))
+    try:
+        target = EngineTarget(engine, build_check=False, cache=False)
+        groups = await plan_sessions(target, paths, True)
+        assert isinstance(groups, list) and len(groups) == 3
+        report = await check_sessions(target, groups, 1, True)
+        assert isinstance(report, CheckReport)
+        assert {o.status for o in report.outcomes} == {FileStatus.OK}
+        assert sorted(ray_of(engine)._generations.values()) == [0, 0, 0]  # one actor per session
+    finally:
+        await engine.close()
+
+
+async def test_a_driver_never_kills_another_drivers_actor(local_ray: RayRun, tmp_path: Path) -> None:
+    """A second driver that gives up waiting for the first's actor to be placed leaves it be."""
+    import ray
+
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    blocker = ray.remote(Mute).options(num_cpus=0, resources={"lean_memory_mb": 3500}).remote()
+    await blocker.ping.remote()
+    owner = Engine(engine_config(local_ray.namespace, estimate_base_mb=1000))
+    other = Engine(engine_config(local_ray.namespace, estimate_base_mb=1000, queue_timeout=1.0))
+    try:
+        waiting = asyncio.create_task(outcomes_with(owner, paths))
+        for _ in range(400):
+            if any(n.startswith(PREFIX) for n in ray.util.list_named_actors()):
+                break
+            await asyncio.sleep(0.05)
+        got = await outcomes_with(other, paths)
+        assert [o.status for _, o in got if isinstance(o, FileOutcome)] == [FileStatus.MEMORY]
+        ray.kill(blocker)
+        mine = await waiting
+        assert [o.status for _, o in mine if isinstance(o, FileOutcome)] == [FileStatus.OK], mine
+    finally:
+        await other.close()
+        await owner.close()
+
+
+async def test_the_owner_does_not_close_an_actor_another_driver_is_using(local_ray: RayRun, tmp_path: Path) -> None:
+    import ray
+
+    paths = slow_project(tmp_path / "p", 3, 0.7)
+    owner = Engine(engine_config(local_ray.namespace, idle_ttl=0.3))
+    other = Engine(engine_config(local_ray.namespace))
+    try:
+        await outcomes_with(owner, paths[:1])
+        (held,) = ray_of(owner).actors.values()
+        got = await outcomes_with(other, paths)  # the owner's reaper finds its actor idle meanwhile
+        assert [o.status for _, o in got if isinstance(o, FileOutcome)] == [FileStatus.OK] * 3, got
+        assert ray_of(other).retried == 0
+        for _ in range(200):  # idle at last: reaped
+            if held.name not in ray.util.list_named_actors():
+                break
+            await asyncio.sleep(0.05)
+        assert held.name not in ray.util.list_named_actors()
+    finally:
+        await other.close()
+        await owner.close()
+
+
+async def test_max_workers_holds_across_keys(local_ray: RayRun, tmp_path: Path) -> None:
+    paths = three_sessions(tmp_path / "p", 1, 0.8)
+    engine = Engine(engine_config(local_ray.namespace, max_workers=1))
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            executor = ray_of(engine)
+            most = max(most, len(executor.actors) + len(executor._pending))
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        got = await asyncio.gather(*(outcomes_with(engine, [p]) for p in paths[:2]))
+        assert [o.status for g in got for _, o in g if isinstance(o, FileOutcome)] == [FileStatus.OK] * 2
+        assert most == 1
+        assert not ray_of(engine)._creating  # no lock kept for a key nobody waits on
+    finally:
+        watcher.cancel()
+        await engine.close()
+
+
+async def test_the_actors_hard_ceiling_is_its_reservation_plus_the_growth_limit(
+    local_ray: RayRun, tmp_path: Path
+) -> None:
+    from lean_batchd.workers.limits import MemoryLimits
+
+    paths = slow_project(tmp_path / "p", 1, 0.0)
+    engine = Engine(engine_config(local_ray.namespace, memory=MemoryLimits(max_growth_mb=300)))
+    try:
+        await outcomes_with(engine, paths)
+        info = await describe(engine)
+        assert info["hardMb"] == pytest.approx(info["reservedMb"] + 300)
+    finally:
+        await engine.close()
+
+
+START_SCRIPT = """
+import asyncio, time
+from lean_batchd.executors import ExecutorChoice
+from lean_batchd.executors.ray_cluster import RayExecutor
+from lean_batchd.workers.pool import PoolConfig
+
+async def main():
+    executor = RayExecutor(ExecutorChoice("ray", "local", "start-test"), PoolConfig(idle_ttl=None))
+    ticks = []
+    async def tick():
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.1)
+    began = time.monotonic()
+    await asyncio.gather(executor._ready(), executor._ready())
+    ended = time.monotonic()
+    ticker.cancel()
+    await executor.close()
+    print(sum(1 for t in ticks if began < t < ended))
+
+asyncio.run(main())
+"""
+
+
+def test_starting_ray_leaves_the_event_loop_running(tmp_path: Path) -> None:
+    ray_module()
+    done = subprocess.run(
+        [sys.executable, "-c", START_SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) >= 3  # the loop ran while `ray.init` did
