@@ -12,28 +12,19 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from . import __version__
+from . import __version__, check_cli, worker_flags
+from .terminal import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
-    from .check_command import CheckOptions
-    from .engine import EngineConfig
-    from .engine.values import EngineError
-    from .executors.base import ExecutorChoice
-    from .snippet_command import SnippetInput
     from .store.models import OpenedModel
-    from .workers.limits import MemoryLimits
 
 T = TypeVar("T")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_NO_PROJECT = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
 """As a shell reports a command that SIGINT or SIGPIPE ended (128 + the signal)."""
 
 
@@ -93,171 +84,6 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
 
-def _engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
-    from .engine import EngineConfig
-    from .testing import simulated_lean_command, simulated_repl_command
-    from .workers.limits import MAX_REQUESTS
-    from .workers.pool import PoolConfig
-
-    requests = MAX_REQUESTS if args.worker_max_requests is None else args.worker_max_requests
-    pool = PoolConfig(
-        max_workers=args.max_workers,
-        memory=_memory_limits(args),
-        idle_ttl=args.worker_idle_ttl,
-        max_requests=requests or None,
-    )
-    command = lean = None
-    if simulate:
-        command = simulated_repl_command(
-            import_seconds=args.sim_import_seconds,
-            memory_mb=args.sim_memory_mb,
-            memory_mb_per_command=args.sim_memory_mb_per_command,
-        )
-        lean = simulated_lean_command()
-    return EngineConfig(
-        pool=pool, worker_command=command, lean_command=lean, simulated=simulate, repl_setting=args.repl,
-        result_cache=not args.no_cache, executor=_executor_choice(args),
-    )  # fmt: skip
-
-
-def _executor_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--executor", choices=["local", "ray"], default="local",
-        help="where sessions run: this machine's pool (default), or Ray actors (pip install 'lean-batchd[ray]')",
-    )  # fmt: skip
-    p.add_argument(
-        "--ray-address", default="local", metavar="ADDR",
-        help="local (a private single-node Ray, the default), auto (this machine's cluster) or HOST:PORT",
-    )  # fmt: skip
-    p.add_argument("--ray-namespace", default="lean-batchd", metavar="NS", help="the session actors' Ray namespace")
-
-
-def _executor_choice(args: argparse.Namespace) -> ExecutorChoice:
-    from .executors.base import ExecutorChoice
-
-    kind = getattr(args, "executor", "local")
-    if kind == "local":
-        return ExecutorChoice()
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:
-        print("lean-batchd: --executor ray needs Ray: pip install 'lean-batchd[ray]'", file=sys.stderr)
-        raise SystemExit(EXIT_FAILED)
-    detached = args.run is _serve  # a daemon's sessions outlive it: restarted, it re-attaches
-    return ExecutorChoice(kind, args.ray_address, args.ray_namespace, detached=detached)
-
-
-def _memory_limits(args: argparse.Namespace) -> MemoryLimits:
-    from .workers.limits import MemoryLimits
-
-    return MemoryLimits.derived(
-        budget_mb=None if args.memory_budget == "off" else args.memory_budget,
-        bounded=args.memory_budget != "off",
-        worker_max_mb=args.worker_max_mb,
-        max_growth_mb=args.worker_max_growth_mb,
-        address_space_mb=args.worker_address_space_mb,
-    )
-
-
-def _budget(value: str) -> float | str:
-    return "off" if value == "off" else _megabytes(value)
-
-
-def _megabytes(value: str) -> float:
-    try:
-        got = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of MB, not {value!r}") from None
-    if not got > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 MB, not {value}")
-    return got
-
-
-def _at_least_one(value: str) -> int:
-    try:
-        got = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-    if got < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, not {got}")
-    return got
-
-
-def _worker_settings(args: argparse.Namespace) -> list[tuple[str, object]]:
-    """The worker limits given on the command line (a daemon already running keeps its own)."""
-    given = (
-        ("--memory-budget", args.memory_budget),
-        ("--worker-max-mb", args.worker_max_mb),
-        ("--worker-max-growth-mb", args.worker_max_growth_mb),
-        ("--worker-address-space-mb", args.worker_address_space_mb),
-        ("--worker-max-requests", args.worker_max_requests),
-    )
-    return [(flag, value) for flag, value in given if value is not None]
-
-
-def _worker_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
-    p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--sim-memory-mb-per-command", type=float, default=0.0, metavar="MB",
-        help="with --simulate: the stand-in keeps MB more after every command (to watch the memory policy)",
-    )  # fmt: skip
-    p.add_argument("--repl", metavar="PATH", help="the Lean REPL binary (else $LEAN_BATCHD_REPL, the project's, PATH)")
-    p.add_argument(
-        "--memory-budget", type=_budget, metavar="MB|off",
-        help="charged memory (private + swap) for all workers (default: half the machine's memory, "
-        "at most 3/4 of what is available at start; `off`: no budget)",
-    )  # fmt: skip
-    p.add_argument(
-        "--worker-max-mb", type=_megabytes, metavar="MB",
-        help="soft ceiling per worker: recycled after its request when over (default: 3/4 of the budget); "
-        "stopped mid-request at twice this, or the whole budget",
-    )  # fmt: skip
-    p.add_argument(
-        "--worker-max-growth-mb", type=_megabytes, metavar="MB",
-        help="recycle a worker grown this much since its import (default: its import's cost, at least 256 MB)",
-    )  # fmt: skip
-    p.add_argument(
-        "--worker-max-requests", type=int, metavar="N",
-        help="recycle a worker after N requests (default 500, docs/memory.md; 0: never)",
-    )  # fmt: skip
-    p.add_argument(
-        "--worker-address-space-mb", type=_megabytes, metavar="MB",
-        help="RLIMIT_AS for every process of a worker (off by default; mapped .olean files count)",
-    )  # fmt: skip
-    p.add_argument("--worker-idle-ttl", type=float, default=600.0, metavar="S", help="reap workers idle this long")
-    p.add_argument(
-        "--no-cache", action="store_true",
-        help="elaborate every file, even where the project's store holds an outcome nothing has changed since",
-    )  # fmt: skip
-
-
-def _serve_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--simulate", action="store_true", help="run the SIMULATED REPL instead of Lean (tests, demos)")
-    _worker_flags(p)
-    p.add_argument(
-        "--max-workers", type=_at_least_one, default=4, help="warm workers at once, across all sessions (default 4)"
-    )
-    p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
-
-
-def _serve_args(args: argparse.Namespace) -> list[str]:
-    """The flags a bridge passes on to the daemon it starts."""
-    out = ["--max-workers", str(args.max_workers), "--worker-idle-ttl", str(args.worker_idle_ttl)]
-    if args.simulate:
-        out += ["--simulate", "--sim-import-seconds", str(args.sim_import_seconds)]
-        out += ["--sim-memory-mb-per-command", str(args.sim_memory_mb_per_command)]
-    for flag, value in _worker_settings(args):
-        out += [flag, str(value)]
-    if args.repl:
-        out += ["--repl", args.repl]
-    if args.no_prewarm:
-        out.append("--no-prewarm")
-    if args.no_cache:
-        out.append("--no-cache")
-    return out
-
-
 def _log_to(path: str | None, verbose: bool) -> None:
     import logging
 
@@ -280,7 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
     _log_to(args.log_file, args.verbose)
     from .executors import ExecutorUnavailable
 
-    engine = Engine(_engine_config(args, args.simulate))
+    engine = Engine(worker_flags.engine_config(args, args.simulate))
     try:
         for note in engine.executor.start():  # Ray: join the cluster, re-attach to live sessions
             logging.getLogger("lean_batchd.executors").info(note)
@@ -308,7 +134,7 @@ def _connect(args: argparse.Namespace) -> int:
     from .server.bridge import bridge, open_daemon
 
     path = Path(args.socket) if args.socket else default_socket(args.simulate)
-    got = open_daemon(path, _serve_args(args))
+    got = open_daemon(path, worker_flags.serve_args(args))
     if isinstance(got, str):
         print(f"lean-batchd connect: {got}", file=sys.stderr)
         return EXIT_FAILED
@@ -324,259 +150,7 @@ def _mcp(args: argparse.Namespace) -> int:
     from .server.address import default_socket
 
     path = Path(args.socket) if args.socket else default_socket(args.simulate)
-    return command(path, args.project, _serve_args(args))
-
-
-def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
-    and ends in KeyboardInterrupt once that is done, whatever `main` made of the
-    cancellation; a second Ctrl-C leaves at once."""
-    import asyncio
-    import signal
-
-    interrupted = False
-
-    async def guarded() -> T:
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_sigint() -> None:
-            nonlocal interrupted
-            if interrupted:
-                print("\nlean-batchd: interrupted", file=sys.stderr)
-                os._exit(EXIT_INTERRUPTED)
-            interrupted = True
-            task.cancel()
-
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
-        return await main
-
-    try:
-        result = asyncio.run(guarded())
-    except asyncio.CancelledError:
-        if interrupted:
-            raise KeyboardInterrupt from None
-        raise
-    if interrupted:
-        raise KeyboardInterrupt
-    return result
-
-
-def _simulating(args: argparse.Namespace, files: list[str]) -> bool:
-    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so).
-    No files: snippets on the bare toolchain, whose REPL runs without Lake."""
-    from .lake.root import find_lake_root
-    from .workers.locate import Located, ReplFound, ReplMismatch, find_repl
-
-    if args.simulate != "auto":
-        return bool(args.simulate == "always")
-    root = find_lake_root(Path(files[0])) if files else None
-    found: Located | None
-    if root is None:
-        found = find_repl(Path("/"), args.repl, under_lake=False)
-    else:
-        found = find_repl(root.found.root, args.repl) if root.found is not None else None
-    if isinstance(found, ReplFound):
-        return False
-    why = "no Lean REPL of the project's Lean version" if isinstance(found, ReplMismatch) else "no Lean REPL"
-    print(f"lean-batchd: {why} here, so --simulate=auto runs the SIMULATED REPL", file=sys.stderr)
-    return True
-
-
-def _check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
-    from .check_command import EXIT_NO_FILES, select_files
-
-    if not args.paths:
-        from .lake.root import find_lake_root
-
-        if find_lake_root(Path.cwd()).found is None:
-            print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
-            return EXIT_NO_FILES
-        args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
-    files = select_files(args.paths)
-    if isinstance(files, str):
-        print(f"lean-batchd: {files}", file=sys.stderr)
-        return EXIT_NO_FILES
-    simulate = _simulating(args, files)
-    return files, _check_options(args, simulate, "text"), _engine_config(args, simulate)
-
-
-def _check_options(args: argparse.Namespace, simulate: bool, output: str) -> CheckOptions:
-    from .check_command import CheckOptions
-
-    args.max_workers = args.jobs
-    return CheckOptions(
-        jobs=args.jobs,
-        planned=not args.no_plan,
-        output="json" if args.json else "jsonl" if args.jsonl else output,
-        build_check=args.build_check if args.build_check is not None else not simulate,
-        timeout=args.timeout,
-        quiet=args.quiet,
-        color=args.color,
-        cache=not args.no_cache,
-    )
-
-
-def _snippet_setup(args: argparse.Namespace) -> tuple[SnippetInput, CheckOptions, EngineConfig] | int:
-    """Snippets from `--snippets FILE` (`-`: stdin), run in `--project` or the working folder's project."""
-    from .check_command import EXIT_NO_FILES
-    from .snippet_command import snippet_input
-
-    if args.paths:
-        print("lean-batchd: give files or --snippets, not both", file=sys.stderr)
-        return EXIT_NO_FILES
-    got = snippet_input(args.snippets, args.project)
-    if isinstance(got, str):
-        print(f"lean-batchd: {got}", file=sys.stderr)
-        return EXIT_NO_FILES
-    simulate = _simulating(args, [str(got.folder)] if got.folder is not None else [])
-    return got, _check_options(args, simulate, "jsonl"), _engine_config(args, simulate)
-
-
-def _failed_to_start(error: EngineError) -> int:
-    from .check_command import EXIT_NO_FILES, EXIT_NO_LEAN
-    from .engine.values import ErrorKind
-
-    hint = " (or try the pipeline on the REPL stand-in with --simulate)" if error.kind is ErrorKind.NO_REPL else ""
-    print(f"lean-batchd: {error.message}{hint}", file=sys.stderr)
-    if error.kind is ErrorKind.NO_DAEMON:
-        return EXIT_FAILED
-    return EXIT_NO_LEAN if error.kind in (ErrorKind.NO_REPL, ErrorKind.REPL_MISMATCH) else EXIT_NO_FILES
-
-
-def _check(args: argparse.Namespace) -> int:
-    from .check_command import run_check
-    from .engine.values import EngineError
-    from .executors import ExecutorUnavailable
-
-    if args.snippets is not None:
-        return _check_snippets(args)
-    setup = _check_setup(args)
-    if isinstance(setup, int):
-        return setup
-    files, options, config = setup
-    daemon = None if args.executor != "local" else _daemon_for(args, config.simulated)
-    try:
-        report = run_interruptible(run_check(files, options, config, daemon))
-    except ExecutorUnavailable as e:
-        print(f"lean-batchd: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    if isinstance(report, EngineError):
-        return _failed_to_start(report)
-    return EXIT_FAILED if report.failed else EXIT_OK
-
-
-def _daemon_for(args: argparse.Namespace, simulated: bool) -> Path | None:
-    """The shared daemon's socket `check` tries first, unless told otherwise or given worker limits:
-    a running daemon's workers keep the limits it started with, so those run in this process."""
-    from .server.address import default_socket
-
-    if args.no_daemon or args.no_plan:
-        return None
-    path = Path(args.socket) if args.socket else default_socket(simulated)
-    given = _worker_settings(args) + ([("--sim-memory-mb-per-command", 0)] if args.sim_memory_mb_per_command else [])
-    if not given:
-        return path
-    if path.exists():
-        flags = ", ".join(flag for flag, _ in given)
-        print(f"lean-batchd: {flags} given: checking with workers of this process (the shared daemon keeps its own)",
-              file=sys.stderr)  # fmt: skip
-    return None
-
-
-def _check_snippets(args: argparse.Namespace) -> int:
-    from .check_command import EXIT_NO_FILES
-    from .engine.values import EngineError
-    from .snippet_command import run_snippets, write_invalid
-
-    setup = _snippet_setup(args)
-    if isinstance(setup, int):
-        return setup
-    given, options, config = setup
-    if not given.snippets:
-        write_invalid(given.invalid, sys.stdout)
-        print("lean-batchd: no snippet to check", file=sys.stderr)
-        return EXIT_NO_FILES
-    daemon = _daemon_for(args, config.simulated)
-    report = run_interruptible(run_snippets(given.snippets, given.invalid, given.folder, options, config, daemon))
-    if isinstance(report, EngineError):
-        return _failed_to_start(report)
-    return EXIT_FAILED if report.failed else EXIT_OK
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from .check_command import EXIT_NO_FILES, differences, run_bench
-    from .engine.values import EngineError
-    from .snippet_command import SnippetInput, run_snippet_bench
-
-    setup: tuple[Any, CheckOptions, EngineConfig] | int
-    setup = _snippet_setup(args) if args.snippets is not None else _check_setup(args)
-    if isinstance(setup, int):
-        return setup
-    items, options, config = setup
-    noun = "file"
-    if isinstance(items, SnippetInput):
-        noun = "snippet"
-        if not items.snippets:
-            print("lean-batchd: no snippet to check", file=sys.stderr)
-            return EXIT_NO_FILES
-        pair = run_interruptible(run_snippet_bench(items.snippets, items.folder, options, config, sys.stderr))
-        got = pair if isinstance(pair, EngineError) else (pair[0].report, pair[1].report)
-        count = len(items.snippets)
-    else:
-        got = run_interruptible(run_bench(items, options, config))
-        count = len(items)
-    if isinstance(got, EngineError):
-        return _failed_to_start(got)
-    naive, planned = got
-    differ = differences(naive, planned)
-    sim = " [SIMULATED REPL: not Lean]" if config.simulated else ""
-    rows = [
-        (f"naive (a fresh worker per {noun})", naive.elapsed_seconds),
-        (f"planned ({planned.sessions} warm {'session' if planned.sessions == 1 else 'sessions'})",
-         planned.elapsed_seconds),
-    ]  # fmt: skip
-    label = max(len(r[0]) for r in rows)
-    print(f"{count} {noun if count == 1 else noun + 's'}, jobs {options.jobs}{sim}")
-    for name, seconds in rows:
-        print(f"{name + ':':<{label + 1}} {seconds:8.2f} s")
-    print(f"{'speed-up:':<{label + 1}} {naive.elapsed_seconds / max(planned.elapsed_seconds, 1e-9):8.2f}x")
-    if differ:
-        print(f"outcomes differ for {len(differ)} {noun}s: {', '.join(differ[:10])}")
-        return EXIT_FAILED
-    print(f"outcomes: identical, {noun} by {noun}")
-    return EXIT_OK
-
-
-def _check_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "paths", nargs="*", metavar="PATH",
-        help="Lean files, or folders (their project's modules there); default: . inside a Lake project",
-    )  # fmt: skip
-    p.add_argument(
-        "--snippets", metavar="FILE.jsonl",
-        help="check snippets instead: a JSON line each with `id` and `code` (`-`: stdin)",
-    )  # fmt: skip
-    p.add_argument(
-        "--project", metavar="PATH", help="snippets: run in this Lake project (default: the working folder's)"
-    )
-    p.add_argument("-j", "--jobs", type=_at_least_one, default=2, help="sessions run at once (default 2)")
-    p.add_argument(
-        "--simulate", choices=["always", "auto"], metavar="[=auto]",
-        help="run the SIMULATED REPL instead of Lean; --simulate=auto: only when no Lean REPL is found",
-    )  # fmt: skip
-    p.add_argument("--timeout", type=float, metavar="S", help="per file")
-    p.add_argument(
-        "--build-check", action=argparse.BooleanOptionalAction, default=None,
-        help="refuse files whose imports have a missing or stale .olean (default: on, off when simulated)",
-    )  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="no plan or progress on stderr")
-    p.add_argument(
-        "--color", choices=["auto", "always", "never"], default="auto",
-        help="colour severities and outcomes (auto: on a terminal, unless NO_COLOR is set)",
-    )  # fmt: skip
-    _worker_flags(p)
-    _executor_flags(p)
+    return command(path, args.project, worker_flags.serve_args(args))
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -700,17 +274,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"lean-batchd {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ch = sub.add_parser("check", help="elaborate files, each in its header's warm session")
-    _check_flags(ch)
+    check_cli.check_flags(ch)
     fmt = ch.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON document")
     fmt.add_argument("--jsonl", action="store_true", help="a JSON line per file as it finishes, then a summary")
     ch.add_argument("--no-plan", action="store_true", help="naive: a fresh worker per file (for comparison)")
     ch.add_argument("--no-daemon", action="store_true", help="use workers of this process, not the shared daemon's")
     ch.add_argument("--socket", metavar="PATH", help="the shared daemon's socket (default: the per-user one)")
-    ch.set_defaults(run=_check)
+    ch.set_defaults(run=check_cli.check)
     be = sub.add_parser("bench", help="check naive and planned, compare times and outcomes")
-    _check_flags(be)
-    be.set_defaults(run=_bench, json=False, jsonl=False, no_plan=False)
+    check_cli.check_flags(be)
+    be.set_defaults(run=check_cli.bench, json=False, jsonl=False, no_plan=False)
     d = sub.add_parser("discover", help="find a Lake project's modules, imports and fingerprints")
     d.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
     d.add_argument("--roots", nargs="+", metavar="ROOT", help="only these module roots")
@@ -771,12 +345,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--idle-timeout", type=float, default=900.0, metavar="S", help="socket mode: stop after S idle")
     s.add_argument("--log-file", metavar="PATH")
     s.add_argument("-v", "--verbose", action="store_true")
-    _serve_flags(s)
-    _executor_flags(s)
+    worker_flags.serve_flags(s)
+    worker_flags.executor_flags(s)
     s.set_defaults(run=_serve)
     c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed (for editors)")
     c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
-    _serve_flags(c)
+    worker_flags.serve_flags(c)
     c.set_defaults(run=_connect)
     mc = sub.add_parser("mcp", help="serve agents over MCP (stdio), on the shared daemon (starting it when needed)")
     mc.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
@@ -784,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
         "--project", action="append", metavar="PATH",
         help="a Lake project the agent may use (repeatable; default: the working folder's)",
     )  # fmt: skip
-    _serve_flags(mc)
+    worker_flags.serve_flags(mc)
     mc.set_defaults(run=_mcp)
     return p
 

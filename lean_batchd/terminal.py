@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import textwrap
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
+
+T = TypeVar("T")
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 _CODES = {"red": "31", "yellow": "33", "green": "32", "cyan": "36", "dim": "2", "bold": "1"}
 SEVERITY_COLOUR = {"error": "red", "warning": "yellow", "information": "cyan", "info": "cyan"}
@@ -82,3 +90,38 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 def megabytes(mb: float) -> str:
     return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
+
+
+def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
+    and ends in KeyboardInterrupt once that is done, whatever `main` made of the
+    cancellation; a second Ctrl-C leaves at once."""
+    import asyncio
+    import signal
+
+    interrupted = False
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:
+                print("\nlean-batchd: interrupted", file=sys.stderr)
+                os._exit(EXIT_INTERRUPTED)
+            interrupted = True
+            task.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_sigint)
+        return await main
+
+    try:
+        result = asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
