@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from .lean_lexer import Kind, Token
 
-COMMAND_KEYWORDS = frozenset(
+TARGET_COMMANDS = frozenset(
     [
-        "package",
-        "require",
-        "lean_lib",
-        "lean_exe",
         "input_file",
         "input_dir",
         "target",
@@ -24,6 +20,16 @@ COMMAND_KEYWORDS = frozenset(
         "package_facet",
         "library_facet",
         "post_update",
+    ]
+)
+"""Lake's declarations of targets other than packages, libraries and executables."""
+
+COMMAND_KEYWORDS = TARGET_COMMANDS | frozenset(
+    [
+        "package",
+        "require",
+        "lean_lib",
+        "lean_exe",
         "meta",
         "def",
         "abbrev",

@@ -38,7 +38,7 @@ from .config import (
     mangle_lib_name,
 )
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
-from .lakefile_commands import COMMAND_KEYWORDS, attributes, inside_braces, split_units
+from .lakefile_commands import COMMAND_KEYWORDS, TARGET_COMMANDS, attributes, inside_braces, split_units
 from .lean_lexer import Kind, Token, tokenize
 from .lean_literals import (
     MAX_NESTING,
@@ -58,19 +58,6 @@ from .lean_literals import (
 )
 from .names import NAME_PATTERN, components, legal_or_simple, render
 
-_TARGET_COMMANDS = frozenset(
-    [
-        "input_file",
-        "input_dir",
-        "target",
-        "extern_lib",
-        "script",
-        "module_facet",
-        "package_facet",
-        "library_facet",
-        "post_update",
-    ]
-)
 _LEAN_CONFIG_FIELDS = frozenset(["leanOptions", "moreLeanArgs", "weakLeanArgs", "buildType"])
 _WORD_RE = re.compile(NAME_PATTERN)
 
@@ -381,7 +368,7 @@ class _Reader:
                     + (f" and ignores the targets inside ({', '.join(inside)})" if inside else ""),
                     kw,
                 )
-            elif word in _TARGET_COMMANDS:
+            elif word in TARGET_COMMANDS:
                 continue
             elif word not in COMMAND_KEYWORDS and kw.kind is not Kind.DOC:
                 self.report(
