@@ -148,9 +148,11 @@ def test_update_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]
             assert snapshot(incremental) == snapshot(fresh(root)), op
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6))
-def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6), st.booleans())
+def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]], each: bool) -> None:
+    """Once after all the changes (a missed burst), or after each one (what a stored model goes
+    through: each run rescans what changed since the last one)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve()
         initial_tree(root, lakefile)
@@ -158,23 +160,11 @@ def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]
         state = {"lakefile": lakefile}
         for op in ops:
             apply(root, op, state)
+            if each:
+                rescanned.rescan()
+                assert snapshot(rescanned) == snapshot(fresh(root)), op
         rescanned.rescan()
         assert snapshot(rescanned) == snapshot(fresh(root))
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=6))
-def test_a_rescan_after_each_change_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]) -> None:
-    """What a stored model goes through: each run rescans what changed since the last one."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp).resolve()
-        initial_tree(root, lakefile)
-        rescanned = fresh(root)
-        state = {"lakefile": lakefile}
-        for op in ops:
-            apply(root, op, state)
-            rescanned.rescan()
-            assert snapshot(rescanned) == snapshot(fresh(root)), op
 
 
 def test_rescan_finds_a_dependency_file_an_import_was_missing(tmp_path: Path, monkeypatch: Any) -> None:
