@@ -4,8 +4,8 @@ depends on has changed.
 The key is a digest over everything the outcome depends on (see `result_key`);
 the value is the outcome as JSON. The engine decides what is definitive and what
 a key covers; this module keeps them: one row per key, the last
-`KEEP_PER_PATH` keys of each file, nothing unused for `FORGET_AFTER_DAYS`,
-and per run the hits and misses `cache info` reports.
+`KEEP_PER_PATH` keys of each file, nothing unused for `FORGET_AFTER_DAYS`, at
+most `MAX_OUTCOMES` in all, and per run the hits and misses `cache info` reports.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ RESULT_FORMAT = 1
 KEEP_PER_PATH = 4
 """Keys kept per file and namespace: switching branches back and forth still hits."""
 FORGET_AFTER_DAYS = 30
+MAX_OUTCOMES = 50_000
+"""Outcomes kept per project, the most recently used: an agent's snippets (one path per distinct
+text, `engine.snippets`) would otherwise grow the store without bound until they age out."""
 KEEP_RUNS = 100
 FLUSH_SECONDS = 10.0
 
@@ -137,7 +140,7 @@ class ResultStore:
 
     def flush(self) -> None:
         """Record this process's counts and the keys it used (so they are kept), and forget what
-        nobody used for `FORGET_AFTER_DAYS`."""
+        nobody used for `FORGET_AFTER_DAYS` and the least recently used beyond `MAX_OUTCOMES`."""
         used, self._used = self._used, []
         self._flushed = time.monotonic()
         now = now_ns()
@@ -152,6 +155,13 @@ class ResultStore:
                 )
         forget = now - FORGET_AFTER_DAYS * 86_400 * 1_000_000_000
         statements.append(("DELETE FROM results WHERE used_ns < ?", (forget,)))
+        statements.append(
+            (
+                "DELETE FROM results WHERE used_ns < "
+                "(SELECT used_ns FROM results ORDER BY used_ns DESC LIMIT 1 OFFSET ?)",
+                (MAX_OUTCOMES - 1,),
+            )
+        )
         statements.append(
             ("DELETE FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)", (KEEP_RUNS,))
         )

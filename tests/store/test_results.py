@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
@@ -19,6 +20,8 @@ from lean_batchd.engine import Engine, EngineConfig
 from lean_batchd.engine.checking import CheckReport, EngineTarget, check_sessions, plan_sessions
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
 from lean_batchd.engine.values import EngineError
+from lean_batchd.store import results
+from lean_batchd.store.database import StoreDatabase
 from lean_batchd.workers.pool import PoolConfig
 from tests.conftest import write_tree
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
@@ -238,3 +241,17 @@ def test_simulated_outcomes_never_answer_a_lean_run(tmp_path: Path) -> None:
 
     outcome = asyncio.run(lean_run())
     assert isinstance(outcome, FileOutcome) and not outcome.cached
+
+
+def test_the_store_keeps_at_most_its_limit_of_outcomes_the_most_recently_used(tmp_path: Path, monkeypatch: Any) -> None:
+    """One path per distinct snippet text: an agent's loop must not grow the store without bound."""
+    monkeypatch.setattr(results, "MAX_OUTCOMES", 3)
+    store = results.ResultStore(StoreDatabase(tmp_path / "store"), "test")
+    keys = [results.ResultKey(f"{i:064x}", results.SIMULATED, f"/snippet/{i}.lean", {}) for i in range(6)]
+    for key in keys:
+        assert store.put(key, {"status": "ok"})
+    assert store.get(keys[0]) is not None  # used again: among the most recent now
+    store.flush()
+    with sqlite3.connect(store.database.path) as conn:
+        kept = {row[0] for row in conn.execute("SELECT key FROM results")}
+    assert kept == {keys[0].digest, keys[4].digest, keys[5].digest}
