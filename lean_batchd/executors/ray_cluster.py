@@ -374,7 +374,8 @@ class RayExecutor:
         held = _Actor(handle, name, key.digest, key.full_digest, generation, need, owned=not theirs)
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
-            info = await asyncio.wait_for(_awaitable(handle.describe.remote()), waited)
+            async with asyncio.timeout(waited):
+                info = await _awaitable(handle.describe.remote())
         except asyncio.CancelledError:  # nobody will hold its handle: a detached actor would live on
             await self._kill(held)
             raise
@@ -449,7 +450,8 @@ class RayExecutor:
                 return self._refused(key.digest, "every warm session is busy or about to be used")
             freed = self._freed
             try:
-                await asyncio.wait_for(freed.wait(), max(0.0, deadline - now))
+                async with asyncio.timeout(max(0.0, deadline - now)):
+                    await freed.wait()
             except TimeoutError:
                 return self._refused(
                     key.digest,
@@ -483,7 +485,8 @@ class RayExecutor:
         if graceful:
             closed: object = True
             with contextlib.suppress(Exception):
-                closed = await asyncio.wait_for(_awaitable(held.handle.close.remote()), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    closed = await _awaitable(held.handle.close.remote())
             if closed is False and not final:
                 held.last_used = time.monotonic()
                 self.actors.setdefault(held.full_digest, held)

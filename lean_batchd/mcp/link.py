@@ -79,8 +79,10 @@ class DaemonLink:
                 return ToolFailure(str(ErrorKind.NO_DAEMON), f"cannot reach the lean-batchd daemon: {got}")
             client: AsyncDaemonClient | None = None
             try:
-                client = await asyncio.wait_for(AsyncDaemonClient.over(got, list(self.config.projects)), HELLO_TIMEOUT)
-                status = await asyncio.wait_for(client.request(m.STATUS, {}), HELLO_TIMEOUT)
+                async with asyncio.timeout(HELLO_TIMEOUT):
+                    client = await AsyncDaemonClient.over(got, list(self.config.projects))
+                async with asyncio.timeout(HELLO_TIMEOUT):
+                    status = await client.request(m.STATUS, {})
             except (OSError, ConnectionError, DaemonRequestError, TimeoutError) as e:
                 if client is not None:
                     client.abort()

@@ -208,7 +208,8 @@ class AsyncDaemonClient:
     async def close(self) -> None:
         """Shut down politely (the daemon finishes nothing on our behalf after this)."""
         with contextlib.suppress(OSError, ConnectionError, DaemonRequestError, TimeoutError):
-            await asyncio.wait_for(self.request("shutdown"), 2.0)
+            async with asyncio.timeout(2.0):
+                await self.request("shutdown")
             self.notify("exit")
         self.abort()
         with contextlib.suppress(OSError, ConnectionError):

@@ -111,7 +111,8 @@ class Hub:
         if capabilities.window is None or not capabilities.window.work_done_progress or session.closed:
             return False
         try:
-            await asyncio.wait_for(session.ls.work_done_progress.create_async(token), 5)
+            async with asyncio.timeout(5):
+                await session.ls.work_done_progress.create_async(token)
         except (TimeoutError, Exception):  # a client that does not answer gets no progress
             return False
         session.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message=message))

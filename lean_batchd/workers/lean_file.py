@@ -96,8 +96,10 @@ async def _run(argv: tuple[str, ...], cwd: str, timeout: float | None) -> LeanFi
         assert proc.proc.stdin is not None and proc.proc.stdout is not None
         proc.proc.stdin.close()
         try:
-            out = await asyncio.wait_for(proc.proc.stdout.read(), timeout)
-            await asyncio.wait_for(proc.proc.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                out = await proc.proc.stdout.read()
+            async with asyncio.timeout(timeout):
+                await proc.proc.wait()
         except TimeoutError:
             await proc.kill()
             return WorkerFailure(FailureKind.TIMEOUT, f"`lean` gave no result within {timeout:g} s", proc.stderr_tail())

@@ -145,7 +145,8 @@ class WorkerPool(MemoryPolicy):
                     )
                 waiter.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wake.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await waiter.wake.wait()
         finally:
             if waiter is not None and waiter in self._queue:
                 self._queue.remove(waiter)

@@ -97,7 +97,8 @@ class ReplProcess:
         try:
             stdin.write(data)
             await stdin.drain()
-            return await asyncio.wait_for(self._read_reply(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._read_reply()
         except (BrokenPipeError, ConnectionResetError):
             return await self._crashed()
         except TimeoutError:
@@ -140,7 +141,8 @@ class ReplProcess:
     async def _crashed(self) -> WorkerFailure:
         code: int | None = None
         with contextlib.suppress(TimeoutError):
-            code = await asyncio.wait_for(self.proc.wait(), 2.0)
+            async with asyncio.timeout(2.0):
+                code = await self.proc.wait()
         await self._settle_stderr()
         said = [line for line in self._stderr if line.startswith("lean-batchd guard: ")]
         how = said[-1].removeprefix("lean-batchd guard: the worker ").strip() if said else None
@@ -153,7 +155,8 @@ class ReplProcess:
 
     async def _settle_stderr(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._drain), 1.0)
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(self._drain)
 
     def signal_group(self, sig: int = signal.SIGKILL) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -167,7 +170,8 @@ class ReplProcess:
         await self.proc.wait()
         if self.proc.stdout is not None:  # read to EOF so the pipe closes now, not when collected
             with contextlib.suppress(TimeoutError, ValueError, asyncio.LimitOverrunError):
-                await asyncio.wait_for(self.proc.stdout.read(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.proc.stdout.read()
         await self._settle_stderr()
         self._drain.cancel()
 
@@ -176,5 +180,6 @@ class ReplProcess:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             self.proc.stdin.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), grace)
+            async with asyncio.timeout(grace):
+                await self.proc.wait()
         await self.kill()

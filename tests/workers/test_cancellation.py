@@ -107,6 +107,30 @@ def test_a_lease_cancelled_in_the_queue_leaves_it(make_key: KeyFactory) -> None:
     run(PoolConfig(max_workers=1, queue_timeout=5), body)
 
 
+@pytest.mark.parametrize("steps", range(4))
+def test_a_lease_cancelled_as_it_is_woken_still_ends(make_key: KeyFactory, steps: int) -> None:
+    """`asyncio.wait_for` of Python 3.11 returns the awaited result when a cancellation lands just
+    as that result arrives: the cancelled lease went on waiting (and then ran its request for a
+    client long gone). Seen in CI as a queue entry left behind by 100 vanishing clients."""
+    a, b = make_key("A"), make_key("B")
+
+    async def body(pool: WorkerPool) -> None:
+        holder = await pool.acquire(a)
+        assert not isinstance(holder, WorkerFailure)
+        waiting = asyncio.create_task(use(pool, b))
+        assert await until(lambda: pool.snapshot().queue_depth == 1)
+        pool.release(holder)  # wakes the waiter
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 10)
+        assert pool.snapshot().queue_depth == 0
+        assert [str(w.state) for w in pool.workers if str(w.state) == "busy"] == []
+
+    run(PoolConfig(max_workers=1, queue_timeout=5), body)
+
+
 def test_an_abandoned_start_is_evicted_for_a_lease_on_another_session(make_key: KeyFactory) -> None:
     slow, other = make_key("Slow", import_seconds=30), make_key("Other")
 
