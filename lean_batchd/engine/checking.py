@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from ..lake.header import Import
 from ..plan.keys import header_imports
+from ..workers.shielding import cancel_and_wait
 from .batches import check_batch
 from .engine import Engine
 from .outcome import FileOutcome, FileStatus
@@ -109,9 +110,7 @@ async def watch_memory(target: CheckTarget, run: Callable[[], Any]) -> tuple[Any
     try:
         result = await run()
     finally:
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+        await cancel_and_wait(sampler)
     last = await target.memory()
     highest = max(*peak, last.charged_mb)
     if last.peak_charged_mb > first.peak_charged_mb:

@@ -5,7 +5,6 @@ Knows the pool only to retire sessions whose `.olean` files were rebuilt; runs n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from ..plan.planner import PlanConfig
 from ..store.models import open_project, save_project
 from ..workers.locate import Located, ReplFound, find_repl
 from ..workers.pool import WorkerPool
+from ..workers.shielding import cancel_and_wait
 from .config import EngineConfig
 from .managed import ManagedProject, model_thread, real_path
 from .news import PlanNews
@@ -216,11 +216,7 @@ class OpenProjects:
             self._stored[managed.root] = (key, False)
 
     async def close(self) -> None:
-        for task in self._verifiers.values():
-            task.cancel()
-        for task in list(self._verifiers.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._verifiers.values())
         for watcher in self._watchers.values():
             await asyncio.to_thread(watcher.stop)
         self._watchers.clear()

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..workers.shielding import run_to_end
+from ..workers.shielding import cancel_and_wait, run_to_end
 from .managed import ManagedProject, model_thread
 from .news import PlanNews
 from .revision import announced, diagnosed, settled
@@ -179,8 +179,4 @@ class ProjectUpdater:
     async def close(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        for task in (self._running, self._settling):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_and_wait(*(t for t in (self._running, self._settling) if t is not None))

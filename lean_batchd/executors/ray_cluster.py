@@ -43,6 +43,7 @@ from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.history import SessionHistory
 from ..workers.limits import GROWTH_FLOOR_MB
 from ..workers.pool import PoolConfig
+from ..workers.shielding import cancel_and_wait
 from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
 from .session_actor import SessionActor
 
@@ -565,9 +566,7 @@ class RayExecutor:
         """Stop every session actor this executor owns (a daemon killed without closing leaves
         its detached ones for the next daemon to re-attach), then leave Ray if it started it."""
         if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+            await cancel_and_wait(self._reaper)
             self._reaper = None
         for task in list(self._prewarms):
             task.cancel()

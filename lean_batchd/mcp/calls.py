@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import AliasChoices, BaseModel, Field
 
 from ..lake.header import Header, parse_header_text
+from ..workers.shielding import cancel_and_wait
 from .link import DaemonLink, ToolErrorKind, ToolFailure
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,4 @@ async def relayed(ctx: LeanContext) -> AsyncIterator[Callable[[float, float | No
         yield lambda done, total, message: queue.put_nowait((done, total, message))
         await queue.join()
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)

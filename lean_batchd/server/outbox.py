@@ -14,7 +14,6 @@ the number of projects, files and workers, not by how long it stalled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from lsprotocol import types
 
 from ..engine.news import PlanNews, compose
+from ..workers.shielding import cancel_and_wait
 from . import methods as m
 from .transport import LoopWriter, frame
 
@@ -111,6 +111,4 @@ class Outbox:
 
     async def close(self) -> None:
         if self._draining is not None:
-            self._draining.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._draining
+            await cancel_and_wait(self._draining)

@@ -1,11 +1,12 @@
-"""Work that must reach its end even when the caller is cancelled (a fork, a thread on the model)."""
+"""Cancellation done right: work that must reach its end even when the caller is cancelled (a
+fork, a thread on the model), and tasks stopped without swallowing the caller's cancellation."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -24,3 +25,15 @@ async def run_to_end(work: Awaitable[T], undo: Callable[[T], Awaitable[None]] | 
         if undo is not None and not task.cancelled() and task.exception() is None:
             await undo(task.result())
         raise
+
+
+async def cancel_and_wait(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel `tasks` and wait until they have ended. `suppress(CancelledError)` around `await
+    task` would also swallow a cancellation of the caller landing meanwhile; this raises it."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: a task that failed said so where it failed
