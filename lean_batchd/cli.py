@@ -48,40 +48,82 @@ def _opened(path: str, roots: Sequence[str] | None, remember: bool = True, save:
     return EXIT_NO_PROJECT
 
 
-def _discover(args: argparse.Namespace) -> int:
-    from .lake.report import project_json, project_summary
+Made = tuple["OpenedModel", str, int]
+"""A command's model, its output and its exit code."""
 
-    opened = _opened(args.path, args.roots, not args.no_store)
-    if isinstance(opened, int):
-        return opened
-    if args.json:
-        _print_json(project_json(opened.project))
-    else:
-        print(project_summary(opened.project))
-    return EXIT_OK
+
+def _answered(args: argparse.Namespace, request: tuple[str, ...], make: Callable[[], Made | int]) -> int:
+    """Print the answer to `request` (a pure function of the project model): the one the
+    store remembers while nothing it was computed from changed, else `make`'s, remembered."""
+    from .store.answers import Answer, remember_answer, stored_answer
+
+    remember = not args.no_store and os.path.exists(args.path)
+    request = (*request, os.path.abspath(args.path))
+    found = stored_answer(args.path, request) if remember else None
+    if found is not None:
+        sys.stdout.write(found.output)
+        return found.exit_code
+    made = make()
+    if isinstance(made, int):
+        return made
+    opened, output, code = made
+    sys.stdout.write(output)
+    inputs = opened.project.inputs() if remember else None
+    if inputs is not None:
+        remember_answer(args.path, request, inputs, Answer(output, code))
+    return code
+
+
+def _json_text(doc: object) -> str:
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+def _discover(args: argparse.Namespace) -> int:
+    def make() -> Made | int:
+        from .lake.report import project_json, project_summary
+
+        opened = _opened(args.path, args.roots, not args.no_store)
+        if isinstance(opened, int):
+            return opened
+        text = _json_text(project_json(opened.project)) if args.json else project_summary(opened.project) + "\n"
+        return opened, text, EXIT_OK
+
+    return _answered(args, ("discover", str(args.json), *(args.roots or ())), make)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .plan import PlanConfig, Profile, Strategy, plan_project
-    from .plan.report import plan_json, plan_table
-    from .store.plans import remembered_plan
     from .terminal import width
 
-    opened = _opened(args.path, None, not args.no_store, save=False)
-    if isinstance(opened, int):
-        return opened
-    config = PlanConfig(
-        profile=Profile(args.profile),
-        strategy=Strategy(args.strategy),
-        max_closure=args.max_closure,
-        library=args.library,
+    columns = width(sys.stdout) or 120
+
+    def make() -> Made | int:
+        from .plan import PlanConfig, Profile, Strategy, plan_project
+        from .plan.report import plan_json, plan_table
+        from .store.plans import remembered_plan
+
+        opened = _opened(args.path, None, not args.no_store, save=False)
+        if isinstance(opened, int):
+            return opened
+        config = PlanConfig(
+            profile=Profile(args.profile),
+            strategy=Strategy(args.strategy),
+            max_closure=args.max_closure,
+            library=args.library,
+        )
+        result = remembered_plan(opened, config) if not args.no_store else plan_project(opened.project, config)
+        text = _json_text(plan_json(result)) if args.json else plan_table(result, opened.project.name, columns) + "\n"
+        return opened, text, EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
+
+    request = (
+        "plan",
+        str(args.json),
+        str(columns),
+        args.profile,
+        args.strategy,
+        str(args.max_closure),
+        str(args.library),
     )
-    result = remembered_plan(opened, config) if not args.no_store else plan_project(opened.project, config)
-    if args.json:
-        _print_json(plan_json(result))
-    else:
-        print(plan_table(result, opened.project.name, width(sys.stdout) or 120))
-    return EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
+    return _answered(args, request, make)
 
 
 def _log_to(path: str | None, verbose: bool) -> None:
@@ -209,8 +251,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _print_json(doc: object) -> None:
-    json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(_json_text(doc))
 
 
 DESCRIPTION = """\

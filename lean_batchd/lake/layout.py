@@ -17,6 +17,7 @@ package's build and package folders, which hold no sources of its own.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from .config import GlobKind, LeanExe, LeanLib, PackageConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .files import is_dir
+from .inputs import StatKey, probe, stat_key
 from .names import (
     component_problem,
     components,
@@ -33,7 +35,6 @@ from .names import (
     module_relpath,
     render,
 )
-from .source import StatKey, stat_key
 
 LEGACY_SKIPPED = ("build", "lake-packages", "lean_packages")
 
@@ -144,10 +145,15 @@ class PackageLayout:
         return any(path.is_relative_to(s) for s in self.skipped)
 
     def walk(
-        self, only_roots: tuple[str, ...] | None = None, with_stat: bool = True
+        self,
+        only_roots: tuple[str, ...] | None = None,
+        with_stat: bool = True,
+        seen: list[tuple[str, StatKey | None]] | None = None,
     ) -> tuple[list[Claim], list[Diagnostic]]:
         """Every claim on the package's files: each library's files (one claim per library, so a
-        file two libraries select is claimed twice) and its executables' roots, sorted."""
+        file two libraries select is claimed twice) and its executables' roots, sorted. `seen`
+        collects what `stat` said of each folder listed and path probed, before it was used
+        (`inputs.ModelInputs`)."""
         found: dict[tuple[str, str, str | None], Claim] = {}
         notes: list[Diagnostic] = []
         listing_cache: dict[Path, list[tuple[str, str, StatKey | None]]] = {}
@@ -158,17 +164,15 @@ class PackageLayout:
                     continue
                 folder = layout.base.joinpath(*rel_dir)
                 if walk and folder not in listing_cache:
-                    listing_cache[folder] = list(self._scan(folder, notes, with_stat)) if is_dir(folder) else []
+                    listing_cache[folder] = list(self._scan(folder, notes, with_stat, seen))
                 listing = listing_cache[folder] if walk else []
                 base_name = render(rel_dir)
                 entries = [(f"{base_name}.{rel}", path, key) for rel, path, key in listing]
                 if with_file:
                     single = layout.base.joinpath(*rel_dir[:-1], rel_dir[-1] + ".lean")
-                    try:
-                        single_key = stat_key(single.stat())
+                    single_key = _probe(str(single), seen)
+                    if single_key is not None:
                         entries.append((base_name, str(single), single_key if with_stat else None))
-                    except (OSError, ValueError):
-                        pass
                 for module, path, key in entries:
                     if not lib.is_local(module):
                         continue
@@ -179,9 +183,8 @@ class PackageLayout:
             module = exe.exe.root
             if only_roots is not None and not any(is_prefix(r, module) for r in only_roots):
                 continue
-            try:
-                key = stat_key(exe.path.stat())
-            except (OSError, ValueError):
+            key = _probe(str(exe.path), seen)
+            if key is None:
                 continue
             found[(module, str(exe.path), None)] = Claim(module, str(exe.path), None, exe.exe.name, key)
         return sorted(found.values(), key=lambda c: (c.module, c.path, c.library or "", c.exe or "")), notes
@@ -244,14 +247,23 @@ class PackageLayout:
                         0,
                     )
 
-    def _scan(self, top: Path, notes: list[Diagnostic], with_stat: bool) -> Iterator[tuple[str, str, StatKey | None]]:
-        """`.lean` files below `top` as (module name relative to `top`, path, stat key).
+    def _scan(
+        self, top: Path, notes: list[Diagnostic], with_stat: bool, seen: list[tuple[str, StatKey | None]] | None
+    ) -> Iterator[tuple[str, str, StatKey | None]]:
+        """`.lean` files below `top` (a folder, else nothing) as (module name relative to `top`,
+        path, stat key).
 
         Follows symbolic links without looping; folder names are rendered and
         checked once per folder, not once per file."""
         try:
             st = top.stat()
         except (OSError, ValueError):
+            if seen is not None:
+                seen.append((str(top), None))
+            return
+        if seen is not None:
+            seen.append((str(top), stat_key(st)))
+        if not stat.S_ISDIR(st.st_mode):
             return
         stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [(str(top), "", frozenset({(st.st_dev, st.st_ino)}))]
         while stack:
@@ -287,6 +299,8 @@ class PackageLayout:
                             diagnostic(Code.IO_ERROR, Severity.WARNING, f"cannot enter: {e.strerror}", entry.path)
                         )
                         continue
+                    if seen is not None:
+                        seen.append((entry.path, stat_key(dst)))
                     ident = (dst.st_dev, dst.st_ino)
                     if ident in ancestors:
                         notes.append(
@@ -307,6 +321,13 @@ class PackageLayout:
                             continue
                     part = escape_part(name[: -len(".lean")])
                     yield (f"{prefix}.{part}" if prefix else part), entry.path, key
+
+
+def _probe(path: str, seen: list[tuple[str, StatKey | None]] | None) -> StatKey | None:
+    key = probe(path)
+    if seen is not None:
+        seen.append((path, key))
+    return key
 
 
 def _walk_targets(lib: LeanLib) -> list[tuple[tuple[str, ...], bool, bool]]:

@@ -17,6 +17,7 @@ from .findings import clash_findings, cycle_findings, header_findings, module_fi
 from .fingerprint import ProjectFingerprint
 from .graph import Module
 from .header import parse_header_text
+from .inputs import ModelInputs, probe, settled
 from .layout import PackageLayout
 from .libraries import LibraryModules, library_sets
 from .names import is_prefix
@@ -131,6 +132,36 @@ class LakeProject(ProjectState):
         if source is None:
             return ()
         return [i.module for i in source.header.imports if self._resolver.target(i.module, self.graph) is not None]
+
+    def inputs(self) -> ModelInputs | None:
+        """What the model was built from, as its last walk saw it, so that a later run can tell
+        by `stat` alone that a rescan would change nothing. None when some of it cannot be
+        vouched for: the model changed since by other means (a watcher), a file could not be
+        read, the walk had problems, or a timestamp is within the racy window."""
+        if self._seen is None or self._read_notes or self._walk_notes:
+            return None
+        walked, started = self._seen
+        if any(key is not None and not settled(key, started) for _, key in walked):
+            return None
+        stats = list(walked)
+        for path in self._by_path:
+            source = self.cache.peek(path)
+            if source is None or not source.trusted_for(source.key):
+                return None
+            stats.append((path, source.key))
+        for path in self._missing_dependency_files():  # a rescan looks for these too
+            if probe(path) is not None:
+                return None
+            stats.append((path, None))
+        ws = self.workspace
+        return ModelInputs(
+            str(self.root.root),
+            tuple(stats),
+            ws.config_files,
+            ws.config_digest,
+            ws.toolchain.lean_version,
+            self.options.workspace.query_lean_version,
+        )
 
     def fingerprint(self) -> ProjectFingerprint:
         if self._newest is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import heapq
 import os
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,14 +23,15 @@ from .config import LeanConfig
 from .diagnostics import Diagnostic
 from .fingerprint import SourceSetDigest
 from .graph import Module, ModuleGraph, Resolution, ResolutionKind
+from .inputs import StatKey, config_digest, stat_key
 from .layout import Claim, PackageLayout
 from .libraries import LibraryModules
 from .names import is_prefix
 from .options import LeanOptions
 from .resolution import ImportResolver, Pending
 from .root import LakeRoot, lakefile_in
-from .source import SourceFile, StatCache, stat_key
-from .workspace import Workspace, WorkspaceOptions, config_digest, keeping_config, load_workspace
+from .source import SourceFile, StatCache
+from .workspace import Workspace, WorkspaceOptions, keeping_config, load_workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,8 @@ class ProjectState:
         """Each module's own findings, kept while its `Module` value is the same object (an
         update replaces the value), so project-wide diagnostics after an edit cost O(edit)."""
         warm = len(self.cache) > 0
-        claims, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm)
+        started, seen = time.time_ns(), list[tuple[str, StatKey | None]]()
+        claims, self._walk_notes = self.layout.walk(self.options.only_roots, with_stat=warm, seen=seen)
         paths = sorted({c.path: c.key for c in claims}.items())
         if warm:
             sources = [self.cache.load(path, key, self.display(path)) for path, key in paths]
@@ -140,6 +143,9 @@ class ProjectState:
                 self._walked.add(name)
                 pending.append(Pending(name, self.layout.name, home.library, home.exe, readable[home.path]))
         self._drain(pending)
+        self._seen: tuple[tuple[tuple[str, StatKey | None], ...], int] | None = (tuple(seen), started)
+        """What the last walk saw (`LakeProject.inputs`) and when it began; None once the model
+        changed by other means than a walk (a watcher's events)."""
 
     def _add_claim(self, claim: Claim) -> None:
         self._claims.setdefault(claim.path, []).append(claim)
@@ -268,6 +274,7 @@ class ProjectState:
         return out
 
     def _apply(self, files: Iterable[str]) -> ModelChange:
+        self._seen = None
         with _gc_paused():
             return self._apply_files(files)
 
@@ -468,7 +475,8 @@ class ProjectState:
         """Find and apply every change since the last look (stat cache; re-reads only what changed)."""
         if config_digest(self.workspace.config_files) != self.workspace.config_digest:
             return self.reload()
-        claims, self._walk_notes = self.layout.walk(self.options.only_roots)
+        started, stats = time.time_ns(), list[tuple[str, StatKey | None]]()
+        claims, self._walk_notes = self.layout.walk(self.options.only_roots, seen=stats)
         changed: set[str] = set()
         seen: set[str] = set()
         for claim in claims:
@@ -487,22 +495,20 @@ class ProjectState:
             if self.cache.get(path, key) is None:
                 changed.add(path)
         changed |= set(self._read_notes)
-        changed.update(self._appeared_dependency_files())
-        if not changed:
-            return ModelChange()
-        return self._apply(changed)
+        changed.update(p for p in self._missing_dependency_files() if os.path.isfile(p))
+        change = self._apply(changed) if changed else ModelChange()
+        self._seen = (tuple(stats), started)
+        return change
 
-    def _appeared_dependency_files(self) -> list[str]:
-        """Files of dependency packages that imports name but that were missing, and now exist
-        (a watcher reports them as they come; a rescan must find them itself)."""
+    def _missing_dependency_files(self) -> list[str]:
+        """Files of dependency packages that imports name but that were missing (a watcher
+        reports them as they come; a rescan must look for them itself)."""
         root = str(self.root.root)
         out = []
         for module in self.graph.modules.values():
             for r in module.resolutions:
                 if r.kind is ResolutionKind.UNRESOLVED and r.path is not None and r.package != self.layout.name:
-                    path = os.path.join(root, r.path)
-                    if os.path.isfile(path):
-                        out.append(path)
+                    out.append(os.path.join(root, r.path))
         return out
 
     def display(self, path: str) -> str:

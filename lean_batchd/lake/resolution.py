@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .graph import ModuleGraph, Resolution, ResolutionKind
+from .inputs import StatKey, stat_key
 from .layout import PackageLayout
 from .names import CORE_ROOTS, components
-from .source import SourceFile, StatCache, StatKey, stat_key
+from .source import SourceFile, StatCache
 
 
 @dataclass(slots=True)

@@ -12,7 +12,6 @@ filesystem's timestamp granularity would otherwise look unchanged.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,14 +19,7 @@ from dataclasses import dataclass
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .files import SOURCE_LIMIT, FileProblem, read_capped
 from .header import Header, parse_header
-
-RACY_WINDOW_NS = 1_000_000_000
-
-StatKey = tuple[int, int, int, int, int]
-
-
-def stat_key(st: os.stat_result) -> StatKey:
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
+from .inputs import StatKey, settled, stat_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +43,7 @@ class SourceFile:
 
     def trusted_for(self, key: StatKey) -> bool:
         """Can `key` be taken to mean "unchanged" without reading the file again?"""
-        return key == self.key and max(key[0], key[1]) + RACY_WINDOW_NS < self.read_at_ns
+        return key == self.key and settled(key, self.read_at_ns)
 
     def __reduce__(self) -> tuple[type[SourceFile], tuple[object, ...]]:
         """Pickled as its constructor call: a stored model loads twice as fast as from dataclass state."""

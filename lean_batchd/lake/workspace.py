@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from .config import ConfigKind, PackageConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .files import CONFIG_LIMIT, FileProblem, is_dir, is_file, read_capped
+from .inputs import config_digest
 from .lakefile_lean import read_lean_config
 from .lakefile_toml import read_toml_config
 from .layout import PackageLayout
@@ -59,15 +60,6 @@ class Workspace:
 def _read_bytes(path: Path) -> bytes | FileProblem:
     read = read_capped(path, CONFIG_LIMIT)
     return read if isinstance(read, FileProblem) else read[0]
-
-
-def config_digest(paths: frozenset[str]) -> str:
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        data = _read_bytes(Path(path))
-        mark = data.kind if isinstance(data, FileProblem) else hashlib.sha256(data).hexdigest()
-        h.update(f"{path}\x00{mark}\x00".encode())
-    return h.hexdigest()
 
 
 def read_package_config(root: LakeRoot) -> tuple[PackageConfig, bytes]:

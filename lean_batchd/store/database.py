@@ -53,7 +53,10 @@ CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, started_ns INTEGER NOT NULL, pid INTEGER NOT NULL,
     command TEXT NOT NULL, namespace TEXT NOT NULL,
     hits INTEGER NOT NULL, misses INTEGER NOT NULL, stored INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY, written_ns INTEGER NOT NULL, data BLOB NOT NULL, checksum BLOB NOT NULL);
 """
+_TABLES = ("meta", "models", "results", "runs", "answers")
 
 
 def store_file(folder: Path) -> Path:
@@ -136,8 +139,11 @@ class StoreDatabase:
 
     @staticmethod
     def _has_schema(conn: sqlite3.Connection) -> bool:
-        found: int = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'runs'").fetchone()[0]
-        return found == 1
+        """Every table there (a store of an older release gains the tables added since)."""
+        marks = ", ".join("?" * len(_TABLES))
+        query = f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})"
+        found: int = conn.execute(query, _TABLES).fetchone()[0]
+        return found == len(_TABLES)
 
     def _replace_corrupt(self, error: sqlite3.Error) -> sqlite3.Connection | None:
         """Move a damaged file aside (with its WAL) and start an empty one."""

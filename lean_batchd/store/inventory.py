@@ -106,7 +106,7 @@ def clear_store(folder: Path) -> int:
     before = _size(path)
     database = StoreDatabase(folder)
     try:
-        tables = ("models", "results", "runs")
+        tables = ("models", "results", "runs", "answers")
         database.transaction([(f"DELETE FROM {t}", ()) for t in tables], "clearing the store")
         with folder_lock(folder):
             database.query("PRAGMA wal_checkpoint(TRUNCATE)")

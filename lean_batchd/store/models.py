@@ -25,16 +25,14 @@ import gc
 import hashlib
 import json
 import logging
-import os
 import pickle
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
 from ..lake.project import LakeProject, ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.toolchain import lean_version
+from .code import code_identity
 from .database import StoreDatabase, now_ns
 from .location import project_folder
 
@@ -64,24 +62,10 @@ class OpenedModel:
     the one they were computed from (restored, and nothing changed since); else empty."""
 
 
-def code_identity() -> str:
-    """What the pickled model's shape depends on: our version, Python's, and the source files of
-    the Lake and plan layers by stat (a checkout or an edit of them makes every stored model
-    unreadable)."""
-    package = Path(__file__).resolve().parents[1]
-    files = []
-    for layer in ("lake", "plan"):
-        for entry in sorted(os.scandir(package / layer), key=lambda e: e.name):
-            if entry.name.endswith(".py"):
-                st = entry.stat()
-                files.append([layer, entry.name, st.st_size, st.st_mtime_ns])
-    return hashlib.sha256(json.dumps([__version__, SNAPSHOT_FORMAT, sys.version, files]).encode()).hexdigest()
-
-
 def model_key(search: RootSearch, options: ProjectOptions) -> str:
     root = search.found
     assert root is not None
-    shape = [code_identity(), str(root.root), str(root.lakefile), str(root.kind), repr(options)]
+    shape = [code_identity(), SNAPSHOT_FORMAT, str(root.root), str(root.lakefile), str(root.kind), repr(options)]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
 
 

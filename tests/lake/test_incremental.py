@@ -168,7 +168,7 @@ def test_rescan_equals_fresh_discovery(lakefile: int, ops: list[tuple[Any, ...]]
 
 
 def test_rescan_finds_a_dependency_file_an_import_was_missing(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr("lean_batchd.lake.source.RACY_WINDOW_NS", 0)  # files just written count as settled
+    monkeypatch.setattr("lean_batchd.lake.inputs.RACY_WINDOW_NS", 0)  # files just written count as settled
     root = tmp_path.resolve()
     initial_tree(root)
     dep = root / ".lake/packages/dep/Dep/Y.lean"

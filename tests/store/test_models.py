@@ -38,7 +38,7 @@ def fresh(root: Path, options: ProjectOptions = OPTIONS) -> LakeProject:
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files count as settled as soon as they are written (tests write faster than timestamps
     tick, so every write here also changes the file's size)."""
-    monkeypatch.setattr("lean_batchd.lake.source.RACY_WINDOW_NS", 0)
+    monkeypatch.setattr("lean_batchd.lake.inputs.RACY_WINDOW_NS", 0)
 
 
 def test_a_second_run_reads_nothing_and_has_the_same_model(tmp_path: Path, settled: None) -> None:
@@ -152,7 +152,7 @@ def test_each_run_opens_the_model_a_fresh_discovery_builds(lakefile: int, ops: l
     written since the stored model was written (a run that re-reads a few files does not
     rewrite the whole model)."""
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("lean_batchd.lake.source.RACY_WINDOW_NS", 0)
+        patch.setattr("lean_batchd.lake.inputs.RACY_WINDOW_NS", 0)
         root = Path(tmp).resolve()
         initial_tree(root, lakefile)
         write_tree(root, {"lean-toolchain": "leanprover/lean4:v4.22.0\n"})

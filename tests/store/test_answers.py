@@ -1,0 +1,160 @@
+"""Remembered answers: `discover` and `plan` run again print their last answer, without opening
+the model, exactly while a rescan would change nothing; after any change, the answer a run
+without the store gives."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lean_batchd.cli import main
+from lean_batchd.store.database import StoreDatabase, store_file
+from lean_batchd.store.location import project_folder
+from tests.conftest import write_tree
+from tests.lake.test_incremental import LAKEFILES, initial_tree
+from tests.store.test_models import _apply, _op
+
+TICK = 0.02
+"""Longer than a file-system timestamp tick: with the racy window off, each change after a run
+must get a timestamp of its own (the window exists for changes that do not)."""
+
+REQUESTS = [["discover", "--json"], ["discover"], ["plan", "--json"], ["plan", "--profile", "module", "--strategy", "cover"]]
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    return code, out.getvalue()
+
+
+class Opens:
+    """Counts how often a command opened the model (an answer from the store does not)."""
+
+    def __init__(self, patch: pytest.MonkeyPatch) -> None:
+        import lean_batchd.store.models as models
+
+        self.count = 0
+        real = models.open_project
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        patch.setattr(models, "open_project", counted)
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("lean_batchd.lake.inputs.RACY_WINDOW_NS", 0)
+    root = tmp_path / "project"
+    initial_tree(root)
+    time.sleep(TICK)
+    return root
+
+
+def test_a_second_run_answers_without_opening_the_model(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opens = Opens(monkeypatch)
+    for request in REQUESTS:
+        first = cli(*request, str(isolated))
+        assert opens.count == 1
+        assert first == cli(*request, str(isolated))
+        assert opens.count == 1  # answered from the store
+        assert first == cli(*request, str(isolated), "--no-store")
+        opens.count = 0
+    time.sleep(TICK)
+    (isolated / "A/C.lean").write_text("def c := 2\ndef d := 3\n")
+    code, text = cli("discover", "--json", str(isolated))
+    assert opens.count == 1
+    assert (code, text) == cli("discover", "--json", str(isolated), "--no-store")
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["add a module", "remove a folder's file", "add a folder", "edit a dependency", "edit the manifest"],
+)
+def test_each_kind_of_change_is_seen(isolated: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    before = cli("plan", "--json", str(isolated))
+    assert cli("plan", "--json", str(isolated)) == before
+    time.sleep(TICK)
+    if change == "add a module":
+        (isolated / "A/E.lean").write_text("import A.C\n")
+    elif change == "remove a folder's file":
+        (isolated / "A/C.lean").unlink()
+    elif change == "add a folder":
+        write_tree(isolated, {"A/New/F.lean": "import A.B\n"})
+    elif change == "edit a dependency":
+        (isolated / ".lake/packages/dep/Dep/Y.lean").write_text("import Dep.Z\n")
+    else:
+        (isolated / "lake-manifest.json").write_text('{"version": 7, "packages": []}\n')
+    opens = Opens(monkeypatch)
+    after = cli("plan", "--json", str(isolated))
+    assert opens.count == 1 and after != before
+    assert after == cli("plan", "--json", str(isolated), "--no-store")
+
+
+def test_a_file_changed_within_the_racy_window_is_not_vouched_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "project"
+    initial_tree(root)  # just written: within the window
+    cli("discover", str(root))
+    opens = Opens(monkeypatch)
+    cli("discover", str(root))
+    assert opens.count == 1
+
+
+def test_cache_clear_forgets_answers_and_an_older_store_gains_the_table(isolated: Path) -> None:
+    cli("discover", str(isolated))
+    folder = project_folder(isolated.resolve())
+    with sqlite3.connect(store_file(folder)) as conn:
+        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 1
+        conn.execute("DROP TABLE answers")  # as a store written before answers were remembered
+    database = StoreDatabase(folder)
+    try:
+        assert database.query("SELECT count(*) FROM answers") == [(0,)]
+    finally:
+        database.close()
+    cli("discover", str(isolated))
+    assert cli("cache", "clear", str(isolated))[0] == 0
+    with sqlite3.connect(store_file(folder)) as conn:
+        assert conn.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(LAKEFILES) - 1), st.lists(_op, min_size=1, max_size=5), st.sampled_from(REQUESTS))
+def test_every_answer_is_the_one_a_run_without_the_store_gives(
+    lakefile: int, ops: list[tuple[Any, ...]], request: list[str]
+) -> None:
+    """Runs between random edits (headers and bodies, files of a dependency, renames, deletions,
+    lakefiles, toolchains): each answer equals a run's without the store, and a run right after
+    another, with nothing changed, is answered without opening the model."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", os.path.join(tmp, "cache"))
+        patch.setattr("lean_batchd.lake.inputs.RACY_WINDOW_NS", 0)
+        root = Path(tmp, "project").resolve()
+        initial_tree(root, lakefile)
+        write_tree(root, {"lean-toolchain": "leanprover/lean4:v4.22.0\n"})
+        state = {"lakefile": lakefile, "step": 0}
+        opens = Opens(patch)
+        for op in [None, *ops]:
+            if op is not None:
+                _apply(root, op, state)
+            time.sleep(TICK)
+            answer = cli(*request, str(root))
+            assert answer == cli(*request, str(root), "--no-store"), op
+            before = opens.count
+            assert cli(*request, str(root)) == answer
+            assert opens.count == before, op
