@@ -71,6 +71,10 @@ class Module:
         targets = {i.module for i, r in zip(self.imports, self.resolutions, strict=True) if r.kind in _MODULE_KINDS}
         object.__setattr__(self, "edges", tuple(sorted(targets)))
 
+    def __reduce__(self) -> tuple[type[Module], tuple[object, ...]]:
+        """Pickled as its constructor call (twice as fast to load as dataclass state)."""
+        return (Module, (self.name, self.package, self.library, self.exe, self.source, self.resolutions))
+
     @property
     def path(self) -> str:
         return self.source.path

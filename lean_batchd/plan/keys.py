@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -115,6 +116,11 @@ class SessionKey:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SessionKey) and other.full_digest == self.full_digest
 
+    def __reduce__(self) -> tuple[Callable[[tuple[object, ...]], SessionKey], tuple[tuple[object, ...]]]:
+        """Pickled with its digests (recomputing them costs ~40 µs a key; a stored Mathlib plan
+        holds 8,000 keys), restored slot by slot (dataclass state goes through `fields()`)."""
+        return (_restored_key, (tuple(getattr(self, name) for name in SessionKey.__slots__),))
+
     def __hash__(self) -> int:
         return hash(self.full_digest)
 
@@ -152,6 +158,13 @@ class SessionKey:
 
     def to_json(self) -> dict[str, object]:
         return {"digest": self.digest, **self.canonical()}
+
+
+def _restored_key(values: tuple[object, ...]) -> SessionKey:
+    key = object.__new__(SessionKey)
+    for name, value in zip(SessionKey.__slots__, values, strict=True):
+        object.__setattr__(key, name, value)
+    return key
 
 
 def header_imports(imports: tuple[Import, ...] | list[Import]) -> tuple[Import, ...]:

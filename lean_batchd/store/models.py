@@ -1,6 +1,8 @@
 """The persistent model: a project's Lake model, remembered from one run to the next.
 
-A run opens the model the last run stored and rescans it: every file whose
+A run opens the model the last run stored. When every stat its last walk rested
+on still holds (`lake.inputs`), a rescan would change nothing, and the model is
+taken as it is. Otherwise it is rescanned: every file whose
 stat identity (mtime, ctime, size, inode, device) matches its stored reading,
 read more than a second after it was last written (git's "racy clean" rule,
 the in-memory stat cache's own), keeps its stored header parse and content
@@ -29,6 +31,7 @@ import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..lake.inputs import inputs_unchanged
 from ..lake.project import LakeProject, ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.toolchain import lean_version
@@ -146,6 +149,9 @@ def _open(models: ModelStore, search: RootSearch, options: ProjectOptions, save:
     stored, derived = loaded
     stored.set_search_notes(search.diagnostics)
     before = stored.cache.reads
+    inputs = stored.inputs()
+    if inputs is not None and inputs_unchanged(inputs):  # what a rescan finds, by stat alone
+        return OpenedModel(stored, True, 0, False, False, key, derived)
     change = stored.rescan()
     reloaded = change.config_changed
     if not reloaded and options.workspace.query_lean_version and _lean_changed(stored):

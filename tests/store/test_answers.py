@@ -152,7 +152,6 @@ def test_every_answer_is_the_one_a_run_without_the_store_gives(
         for op in [None, *ops]:
             if op is not None:
                 _apply(root, op, state)
-            time.sleep(TICK)
             answer = cli(*request, str(root))
             assert answer == cli(*request, str(root), "--no-store"), op
             before = opens.count

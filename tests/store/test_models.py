@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,23 @@ def test_a_second_run_reads_nothing_and_has_the_same_model(tmp_path: Path, settl
     planned = remembered_plan(second, PlanConfig())  # planned now, stored with the model
     third = opened(tmp_path)
     assert third.derived[f"plan {PlanConfig()!r}"] == planned == remembered_plan(third, PlanConfig())
+
+
+def test_an_unchanged_project_is_opened_without_a_rescan(
+    tmp_path: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the last walk saw, checked by stat alone, stands for the walk (`lake.inputs`)."""
+    initial_tree(tmp_path)
+    first = opened(tmp_path)
+    rescans: list[int] = []
+    real = LakeProject.rescan
+    monkeypatch.setattr(LakeProject, "rescan", lambda self: rescans.append(1) or real(self))
+    second = opened(tmp_path)
+    assert rescans == [] and second.restored and snapshot(second.project) == snapshot(first.project)
+    time.sleep(0.02)
+    (tmp_path / "A/E.lean").write_text("import A.C\n")
+    third = opened(tmp_path)
+    assert rescans == [1] and "A.E" in third.project.graph.modules
 
 
 def test_only_changed_files_are_read_again(tmp_path: Path, settled: None) -> None:
@@ -123,6 +141,10 @@ _op = st.one_of(
 
 
 def _apply(root: Path, op: tuple[Any, ...], state: dict[str, Any]) -> None:
+    """One change, a file-system timestamp tick after the last run looked (with the racy window
+    off, a folder changed in the tick it was listed in would look unchanged: the window exists
+    for exactly that)."""
+    time.sleep(0.02)
     src = "src" if state["lakefile"] == 2 else "."
     state["step"] += 1
     if op[0] == "write":  # a size no earlier write had, so a write is always a new stat identity
@@ -220,14 +242,14 @@ def test_values_pickled_as_constructor_calls_keep_every_field() -> None:
     import dataclasses
     import pickle
 
-    from lean_batchd.lake.graph import Resolution
+    from lean_batchd.lake.graph import Module, Resolution
     from lean_batchd.lake.header import Header, Import, Position
     from lean_batchd.lake.layout import Claim
     from lean_batchd.lake.source import SourceFile
     from lean_batchd.plan.planner import Batch
     from lean_batchd.plan.work import ModuleWork
 
-    for cls in (Resolution, Header, Import, Position, Claim, SourceFile, Batch, ModuleWork):
+    for cls in (Resolution, Header, Import, Position, Claim, SourceFile, Batch, ModuleWork, Module):
         init_fields = [f.name for f in dataclasses.fields(cls) if f.init]
         marker = object.__new__(cls)
         for f in init_fields:
@@ -236,3 +258,8 @@ def test_values_pickled_as_constructor_calls_keep_every_field() -> None:
         assert list(args) == [f"value of {f}" for f in init_fields], cls
     project = fresh(Path(__file__).resolve().parents[2] / "examples" / "demo")
     assert snapshot(pickle.loads(pickle.dumps(project))) == snapshot(project)
+    keys = [b.key for b in plan_project(project, PlanConfig()).batches]
+    for key, back in zip(keys, pickle.loads(pickle.dumps(keys)), strict=True):
+        assert [getattr(back, f.name) for f in dataclasses.fields(key)] == [
+            getattr(key, f.name) for f in dataclasses.fields(key)
+        ]  # digests included, though not recomputed
