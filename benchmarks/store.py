@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon import connect
+from daemon import RawClient
 from discovery import _walk
 from machine import machine
 
@@ -110,7 +110,7 @@ def daemon_restart(env: dict[str, str], root: Path, tmp: Path, repeat: int) -> N
             try:
                 while not sock.exists():
                     time.sleep(0.005)
-                client = connect(sock, root)
+                client = RawClient(sock, root)
                 client.request("$/leanBatchd/moduleInfo", {"textDocument": {"uri": target.as_uri()}})
                 figures[label].append(time.perf_counter() - started)
                 client.request("shutdown")
