@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     text = path.read_text(encoding="utf-8")
     lean = LeanText.read(text)
     messages = [message("warning", at, "declaration uses `sorry`") for at in lean.sorry_declarations()]
-    messages += [message("info", first, f"#{what} {argument.text}", argument) for what, first, argument in lean.infos()]
+    messages += [message("info", i.first, f"#{i.command} {i.argument}", i.keyword) for i in lean.infos()]
     if "-- sim:options" in text and lean.tokens:
         listed = ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "none"
         shown = f"options: {listed}; main module: {main_module(path, Path(args.root))}"

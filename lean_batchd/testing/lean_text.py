@@ -44,6 +44,16 @@ class SetOption:
 
 
 @dataclass(frozen=True, slots=True)
+class Info:
+    """An information command: Lean reports its answer at the command's keyword (`#check`)."""
+
+    command: str
+    first: Token
+    keyword: Token
+    argument: str
+
+
+@dataclass(frozen=True, slots=True)
 class LeanText:
     """One command text, read."""
 
@@ -108,13 +118,20 @@ class LeanText:
                     out.append(SetOption(tokens[i + 1].value, tokens[i + 2].text, token))
         return out
 
-    def infos(self) -> list[tuple[str, Token, Token]]:
-        """`#check X`, `#print X`, `#eval X`: (command, first token, its argument)."""
+    def infos(self) -> list[Info]:
+        """`#check X`, `#print X`, `#eval X`, X running to where the next command starts (a line
+        starting at or left of the `#`)."""
         tokens = self.tokens
         out = []
         for i, token in enumerate(tokens[:-2]):
             if token.text == "#" and tokens[i + 1].value in ("check", "print", "eval"):
-                out.append((tokens[i + 1].value, token, tokens[i + 2]))
+                last = i + 2
+                while last + 1 < len(tokens) and not (
+                    tokens[last + 1].first_on_line and tokens[last + 1].column <= token.column
+                ):
+                    last += 1
+                argument = self.source(tokens[i + 2], tokens[last])
+                out.append(Info(tokens[i + 1].value, token, tokens[i + 1], argument))
         return out
 
     def blocks(self) -> list[tuple[int, list[tuple[int, int]]]]:

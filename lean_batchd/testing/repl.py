@@ -269,9 +269,10 @@ class Simulator:
         sorries = [{"proofState": self.new_state([GOAL]), **span(t), "goal": GOAL} for t in lean.sorries()]
         for at in lean.sorry_declarations():
             messages.append(message("warning", at, "declaration uses `sorry`"))
-        for what, first, argument in lean.infos():
-            shown = f'"{self.lean_version}"' if argument.value == "Lean.versionString" else f"#{what} {argument.text}"
-            messages.append(message("info", first, shown, argument))
+        for info in lean.infos():
+            asked = f"#{info.command} {info.argument}"
+            shown = f'"{self.lean_version}"' if info.argument == "Lean.versionString" else asked
+            messages.append(message("info", info.first, shown, info.keyword))
         if _OPTIONS_RE.search(text) and lean.tokens:
             listed = ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "none"
             messages.append(message("info", lean.tokens[0], f"options: {listed}"))

@@ -102,3 +102,15 @@ def test_version_string_and_oleans_another_lean_wrote(tmp_path: Path) -> None:
     error = json.loads(stale.stdout)["messages"][0]
     assert error["severity"] == "error" and error["data"].startswith("failed to read file '")
     assert "Demo/Basic.olean', incompatible header" in error["data"]
+
+
+def test_an_information_command_echoes_all_of_its_argument_at_its_keyword() -> None:
+    """As the recordings show (`dup_msg`: `#check f` answered at columns 0-6): the message sits
+    at the keyword; the stand-in, which cannot evaluate, echoes the whole argument, not its
+    first token (`#eval 1+1` once read back as `#eval 1`)."""
+    [reply] = ask({"cmd": "#eval 1+1\n#check Nat.succ\n  Nat.zero\ndef x := 1"})
+    first, second = reply["messages"]
+    assert first["data"] == "#eval 1+1 (simulated)"
+    assert (first["pos"], first["endPos"]) == ({"line": 1, "column": 0}, {"line": 1, "column": 5})
+    assert second["data"] == "#check Nat.succ\n  Nat.zero (simulated)"
+    assert (second["pos"], second["endPos"]) == ({"line": 2, "column": 0}, {"line": 2, "column": 6})
