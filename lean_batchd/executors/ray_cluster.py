@@ -41,73 +41,16 @@ from typing import Any
 from ..plan.keys import SessionKey
 from ..workers.failures import FailureKind, WorkerFailure
 from ..workers.history import SessionHistory
-from ..workers.limits import GROWTH_FLOOR_MB
 from ..workers.pool import PoolConfig
 from ..workers.shielding import cancel_and_wait
 from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
+from .ray_actors import MEMORY_RESOURCE, PREFIX, HeldActor, actor_hard_mb, actor_name, generation_of, local_memory_mb
 from .session_actor import SessionActor
 
-MEMORY_RESOURCE = "lean_memory_mb"
-PREFIX = "lean-batchd-session-"
 DESCRIBE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 """A private local Ray moves only small replies: its default would reserve 30 % of the machine."""
-
-
-@dataclass(slots=True)
-class _Actor:
-    handle: Any
-    name: str
-    key_digest: str
-    full_digest: str
-    generation: int
-    reserved_mb: float
-    node: str | None = None
-    host: str | None = None
-    busy: int = 0
-    last_used: float = field(default_factory=time.monotonic)
-    charged_mb: float = 0.0
-    adopted: bool = False
-    """Re-attached after a restart (a daemon's: it owns them since)."""
-    owned: bool = True
-    """This executor created it, or adopted it: it stops it when idle or closing. Another
-    driver's actor for the same key (`get_if_exists`) is used, never stopped."""
-    reserved_until: float = 0.0
-    """Prewarmed and not yet used: no room is made by evicting it before then (the local pool's
-    `expected_until`), else `check`'s look-ahead would stop the session it just warmed."""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "key": self.key_digest,
-            "actor": self.name,
-            "node": self.node,
-            "host": self.host,
-            "reservedMb": round(self.reserved_mb, 1),
-            "chargedMb": round(self.charged_mb, 1),
-            "busy": self.busy > 0,
-            "idleSeconds": round(time.monotonic() - self.last_used, 1),
-            "adopted": self.adopted,
-            "owned": self.owned,
-        }
-
-
-def actor_name(full_digest: str, generation: int) -> str:
-    return f"{PREFIX}{full_digest[:24]}.{generation}"
-
-
-def _generation_of(name: str) -> int:
-    tail = name.rsplit(".", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
-
-
-def local_memory_mb(config: PoolConfig) -> float:
-    """What a private local Ray offers its sessions: the pool's budget, else the memory available."""
-    if config.memory.budget_mb is not None:
-        return config.memory.budget_mb
-    import psutil
-
-    return psutil.virtual_memory().available / 2**20
 
 
 class RayExecutor:
@@ -117,7 +60,7 @@ class RayExecutor:
         self.choice = choice
         self.config = config
         self.history = SessionHistory(config.estimate_base_mb, config.estimate_per_module_mb)
-        self.actors: dict[str, _Actor] = {}
+        self.actors: dict[str, HeldActor] = {}
         """Live actors by the session key's full digest: this process keeps a handle to each (a
         non-detached named actor dies with its last handle; scaleout.md pitfall 5)."""
         self._generations: dict[str, int] = {}
@@ -137,7 +80,7 @@ class RayExecutor:
         self._prewarms: set[asyncio.Task[None]] = set()
         self._prewarming: set[str] = set()
         self.token = uuid.uuid4().hex
-        """Names this executor as an actor's creator (see `_Actor.owned`)."""
+        """Names this executor as an actor's creator (see `HeldActor.owned`)."""
         self.notes: list[str] = []
         """What starting found (actors re-attached or cleaned up)."""
         self.retried = 0
@@ -196,8 +139,8 @@ class RayExecutor:
                         ray.kill(handle, no_restart=True)
                 self.notes.append(f"cleaned up {name}: it did not answer ({type(e).__name__})")
                 continue
-            held = _Actor(
-                handle, name, info["key"], info["fullDigest"], _generation_of(name), float(info["reservedMb"]),
+            held = HeldActor(
+                handle, name, info["key"], info["fullDigest"], generation_of(name), float(info["reservedMb"]),
                 node=info["node"], host=info["host"], charged_mb=float(info["chargedMb"]), adopted=True,
             )  # fmt: skip
             older = self.actors.get(held.full_digest)
@@ -310,7 +253,7 @@ class RayExecutor:
         finally:
             self._prewarming.discard(batch.key.full_digest)
 
-    async def _actor_for(self, batch: SessionBatch, prewarm: bool = False) -> _Actor | WorkerFailure:
+    async def _actor_for(self, batch: SessionBatch, prewarm: bool = False) -> HeldActor | WorkerFailure:
         full = batch.key.full_digest
         entry = self._creating.setdefault(full, _KeyLock())
         entry.users += 1
@@ -325,7 +268,7 @@ class RayExecutor:
             if entry.users == 0:  # no waiter: one lock per key ever seen would only grow
                 del self._creating[full]
 
-    async def _create(self, batch: SessionBatch, prewarm: bool) -> _Actor | WorkerFailure:
+    async def _create(self, batch: SessionBatch, prewarm: bool) -> HeldActor | WorkerFailure:
         key = batch.key
         if batch.closure_size is not None:
             self.history.closure(key, batch.closure_size)
@@ -352,7 +295,7 @@ class RayExecutor:
             del self._pending[key.full_digest]
             self._room_freed()
 
-    async def _place(self, key: SessionKey, need: float, prewarm: bool) -> _Actor | WorkerFailure:
+    async def _place(self, key: SessionKey, need: float, prewarm: bool) -> HeldActor | WorkerFailure:
         from ray.exceptions import RayError
 
         generation = self._generations.get(key.full_digest, -1) + 1
@@ -372,7 +315,7 @@ class RayExecutor:
             max_task_retries=0,
             scheduling_strategy="SPREAD",
         ).remote(key.digest, key.full_digest, actor_config, need, self.token, self._abandon_after())
-        held = _Actor(handle, name, key.digest, key.full_digest, generation, need, owned=not theirs)
+        held = HeldActor(handle, name, key.digest, key.full_digest, generation, need, owned=not theirs)
         waited = self.config.queue_timeout
         try:  # the actor answers once Ray has placed it: until then, it waits for memory
             async with asyncio.timeout(waited):
@@ -473,7 +416,7 @@ class RayExecutor:
         self._stops.add(task)
         task.add_done_callback(self._stops.discard)
 
-    async def _evict(self, held: _Actor, graceful: bool = True, final: bool = False) -> None:
+    async def _evict(self, held: HeldActor, graceful: bool = True, final: bool = False) -> None:
         """Forget the actor, and stop it when it is ours: gracefully (its worker's tree first),
         or at once when it was lost. An actor busy with another driver's batch refuses to close:
         it is kept for a later try, or, `final` (this executor closing), killed without closing
@@ -495,8 +438,8 @@ class RayExecutor:
         await self._kill(held)
 
     @staticmethod
-    async def _kill(held: _Actor) -> None:
-        """Only ever an actor this executor owns (`_Actor.owned`)."""
+    async def _kill(held: HeldActor) -> None:
+        """Only ever an actor this executor owns (`HeldActor.owned`)."""
         import ray
         from ray.exceptions import RayError
 
@@ -588,23 +531,6 @@ class _KeyLock:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
-
-
-def actor_hard_mb(config: PoolConfig, reserved_mb: float) -> float | None:
-    """The actor's worker is stopped mid-request past its reservation plus the growth the pool
-    allows (`max_growth_mb`, else `growth_ratio` times the import, at least the growth floor):
-    lean-batchd's limit acts before the node runs short and Ray's OOM monitor picks a victim.
-    The driver's own hard ceiling, if lower, still holds; without a growth limit it alone does."""
-    limits = config.memory
-    if limits.max_growth_mb is not None:
-        growth: float | None = limits.max_growth_mb
-    elif limits.growth_ratio is not None:
-        growth = max(limits.growth_ratio * reserved_mb, GROWTH_FLOOR_MB)
-    else:
-        growth = None
-    own = None if growth is None else reserved_mb + growth
-    ceilings = [c for c in (own, limits.worker_hard_mb) if c is not None]
-    return min(ceilings) if ceilings else None
 
 
 def raylet_errors_to_stderr() -> None:

@@ -19,7 +19,7 @@ from lean_batchd.engine.checking import CheckReport, EngineTarget, Progress, che
 from lean_batchd.engine.engine import Engine
 from lean_batchd.engine.outcome import FileOutcome, FileStatus
 from lean_batchd.executors import ExecutorChoice
-from lean_batchd.executors.ray_cluster import PREFIX
+from lean_batchd.executors.ray_actors import PREFIX
 from lean_batchd.testing.workload import generate_workload
 from tests.conftest import DEMO, REPO, write_tree
 from tests.executors.conftest import RayRun, ray_module
