@@ -25,7 +25,7 @@ from pathlib import Path
 from ..lake.inputs import ModelInputs, inputs_unchanged
 from ..lake.root import LakeRoot, find_lake_root
 from .code import code_identity
-from .database import StoreDatabase, now_ns, store_file
+from .database import StoreDatabase, store_file
 from .location import project_folder
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,8 @@ def remember_answer(path: str, request: Sequence[str], inputs: ModelInputs, answ
         return False
     root, key = where
     data = pickle.dumps((inputs, answer), protocol=pickle.HIGHEST_PROTOCOL)
-    prune = (
-        f"DELETE FROM answers WHERE key NOT IN (SELECT key FROM answers ORDER BY written_ns DESC LIMIT {KEEP_ANSWERS})"
-    )
     database = StoreDatabase(project_folder(root.root))
     try:
-        return database.write("answers", key, data, {"written_ns": now_ns()}, prune)
+        return database.write_newest("answers", key, data, KEEP_ANSWERS)
     finally:
         database.close()

@@ -212,6 +212,11 @@ class StoreDatabase:
         statement = f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
         return self.transaction([(statement, values)] + ([(prune, values)] if prune else []), f"writing {table}")
 
+    def write_newest(self, table: str, key: str, data: bytes, keep: int) -> bool:
+        """Write one row of a table that keeps only its `keep` most recently written rows."""
+        prune = f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM {table} ORDER BY written_ns DESC LIMIT {keep})"
+        return self.write(table, key, data, {"written_ns": now_ns()}, prune)
+
     def delete(self, table: str, keys: Sequence[str]) -> None:
         self.transaction([(f"DELETE FROM {table} WHERE key = ?", (k,)) for k in keys], f"deleting from {table}")
 

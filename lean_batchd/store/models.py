@@ -36,7 +36,7 @@ from ..lake.project import LakeProject, ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.toolchain import lean_version
 from .code import code_identity
-from .database import StoreDatabase, now_ns
+from .database import StoreDatabase
 from .location import project_folder
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,7 @@ class ModelStore:
         except (pickle.PicklingError, TypeError, RecursionError) as e:
             log.warning("store: the model cannot be stored: %s", e)
             return False
-        prune = (
-            f"DELETE FROM models WHERE key NOT IN (SELECT key FROM models ORDER BY written_ns DESC LIMIT {KEEP_MODELS})"
-        )
-        return self.database.write("models", key, data, {"written_ns": now_ns()}, prune)
+        return self.database.write_newest("models", key, data, KEEP_MODELS)
 
 
 def open_project(
