@@ -34,7 +34,7 @@ def info_text(root: Path, info: StoreInfo) -> str:
     lines = [
         f"project at {root}",
         f"  store: {info.folder} ({megabytes(info.size_bytes / 2**20)})",
-        f"  models: {info.models}; outcomes: {results}",
+        f"  models: {info.models}; answers: {info.answers}; outcomes: {results}",
     ]
     if info.runs:
         lines.append("  last runs:")

@@ -50,6 +50,8 @@ class StoreInfo:
     size_bytes: int
     """The database with its write-ahead log."""
     models: int
+    answers: int
+    """`discover` and `plan` answers remembered with what they were computed from."""
     results: dict[str, int]
     """Outcomes per namespace (`lean`, `simulated`)."""
     runs: tuple[Run, ...]
@@ -61,6 +63,7 @@ class StoreInfo:
             "exists": self.exists,
             "sizeBytes": self.size_bytes,
             "models": self.models,
+            "answers": self.answers,
             "results": dict(self.results),
             "runs": [r.to_json() for r in self.runs],
         }
@@ -77,10 +80,11 @@ def _size(path: Path) -> int:
 def store_info(folder: Path, last_runs: int = 10) -> StoreInfo:
     path = store_file(folder)
     if not path.exists():
-        return StoreInfo(folder, False, 0, 0, {}, ())
+        return StoreInfo(folder, False, 0, 0, 0, {}, ())
     database = StoreDatabase(folder)
     try:
         models = database.query("SELECT count(*) FROM models")
+        answers = database.query("SELECT count(*) FROM answers")
         results = database.query("SELECT namespace, count(*) FROM results GROUP BY namespace ORDER BY namespace")
         runs = database.query(
             "SELECT started_ns, pid, command, namespace, hits, misses, stored FROM runs ORDER BY id DESC LIMIT ?",
@@ -93,6 +97,7 @@ def store_info(folder: Path, last_runs: int = 10) -> StoreInfo:
         True,
         _size(path),
         int(models[0][0]) if models else 0,
+        int(answers[0][0]) if answers else 0,
         {str(n): int(c) for n, c in results},
         tuple(Run(*row) for row in runs),
     )

@@ -56,7 +56,7 @@ def test_cache_info_and_clear(demo: Path) -> None:
     cleared = lean_batchd("cache", "clear", str(demo))
     assert cleared.returncode == 0 and "cleared the store" in cleared.stdout
     after = json.loads(lean_batchd("cache", "info", str(demo), "--json").stdout)
-    assert after["results"] == {} and after["models"] == 0 and after["runs"] == []
+    assert after["results"] == {} and after["models"] == after["answers"] == 0 and after["runs"] == []
     assert cached(check_json(str(demo / "DemoTest"), "--no-daemon")) == [False] * 3
     assert lean_batchd("cache", "info", "/").returncode == 2
 
