@@ -58,7 +58,11 @@ def _answered(args: argparse.Namespace, request: tuple[str, ...], make: Callable
     from .store.answers import Answer, remember_answer, stored_answer
 
     remember = not args.no_store and os.path.exists(args.path)
-    request = (*request, os.path.abspath(args.path))
+    if remember:
+        try:
+            request = (*request, os.path.abspath(args.path))
+        except OSError:  # a relative path from a deleted working folder
+            remember = False
     found = stored_answer(args.path, request) if remember else None
     if found is not None:
         sys.stdout.write(found.output)

@@ -288,6 +288,8 @@ class PackageLayout:
                 try:
                     is_dir = entry.is_dir()
                 except OSError:
+                    if seen is not None:
+                        seen.append((entry.path, probe(entry.path)))
                     continue
                 if is_dir:
                     if name.startswith(".") or Path(entry.path) in self.skipped:
@@ -309,6 +311,8 @@ class PackageLayout:
                         continue
                     part = escape_part(name)
                     stack.append((entry.path, f"{prefix}.{part}" if prefix else part, ancestors | {ident}))
+                elif seen is not None and not name.endswith(".lean") and entry.is_symlink():
+                    seen.append((entry.path, probe(entry.path)))  # a dangling link's target may come
                 elif name.endswith(".lean"):
                     key = None
                     if with_stat:

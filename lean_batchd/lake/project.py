@@ -144,12 +144,12 @@ class LakeProject(ProjectState):
         if any(key is not None and not settled(key, started) for _, key in walked):
             return None
         stats = list(walked)
-        for path in self._by_path:
+        for path in self._claims.keys() | self._by_path.keys():  # every file read: claimed or imported
             source = self.cache.peek(path)
             if source is None or not source.trusted_for(source.key):
                 return None
             stats.append((path, source.key))
-        for path in self._missing_dependency_files():  # a rescan looks for these too
+        for path in self._missing_files():  # a rescan looks for these too
             if probe(path) is not None:
                 return None
             stats.append((path, None))

@@ -299,7 +299,9 @@ class ProjectState:
     def _refresh_file(
         self, path: str, touched: set[str], fresh: dict[str, SourceFile], pending: list[Pending], appeared: set[str]
     ) -> None:
-        exists = os.path.lexists(path) and not os.path.isdir(path)
+        # A folder is no file, except at a module's own path: there, as on a fresh walk, it is a
+        # file that cannot be read (an `io-error`), not a module that went away.
+        exists = os.path.lexists(path) and (path.endswith(".lean") or not os.path.isdir(path))
         old_claims = self._drop_claims(path)
         old = {n: self.graph.modules[n] for n in self._by_path.get(path, ())}
         claims = self._local_claims(Path(path)) if exists else []
@@ -495,19 +497,20 @@ class ProjectState:
             if self.cache.get(path, key) is None:
                 changed.add(path)
         changed |= set(self._read_notes)
-        changed.update(p for p in self._missing_dependency_files() if os.path.isfile(p))
+        changed.update(p for p in self._missing_files() if os.path.isfile(p))
         change = self._apply(changed) if changed else ModelChange()
         self._seen = (tuple(stats), started)
         return change
 
-    def _missing_dependency_files(self) -> list[str]:
-        """Files of dependency packages that imports name but that were missing (a watcher
-        reports them as they come; a rescan must look for them itself)."""
+    def _missing_files(self) -> list[str]:
+        """Files that imports name but that were missing: a dependency's (a watcher reports them
+        as they come; a rescan must look for them itself), or this package's outside the walked
+        folders (`--roots`)."""
         root = str(self.root.root)
         out = []
         for module in self.graph.modules.values():
             for r in module.resolutions:
-                if r.kind is ResolutionKind.UNRESOLVED and r.path is not None and r.package != self.layout.name:
+                if r.kind is ResolutionKind.UNRESOLVED and r.path is not None:
                     out.append(os.path.join(root, r.path))
         return out
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..lake.inputs import ModelInputs, inputs_unchanged
-from ..lake.root import LakeRoot, find_lake_root
+from ..lake.root import find_lake_root
 from .code import code_identity
 from .database import StoreDatabase, store_file
 from .location import project_folder
@@ -41,36 +41,42 @@ class Answer:
     exit_code: int
 
 
-def _where(path: str, request: Sequence[str]) -> tuple[LakeRoot, str] | None:
-    """The project `path` belongs to, and the request's key in its store."""
+def _where(path: str, request: Sequence[str]) -> tuple[Path, str] | None:
+    """The store folder of the project `path` belongs to, and the request's key in it (None
+    when there is no project, or no working folder to key by: it was deleted)."""
     search = find_lake_root(Path(path))
     root = search.found
     if root is None:
+        return None
+    try:
+        cwd = os.getcwd()
+    except OSError:
         return None
     shape = [
         ANSWER_FORMAT,
         code_identity(),
         [str(root.root), str(root.lakefile), str(root.kind)],
         [d.render() for d in search.diagnostics],  # said by the command too
-        os.getcwd(),
+        cwd,
         list(request),
     ]
-    return root, hashlib.sha256(json.dumps(shape).encode()).hexdigest()
+    return project_folder(root.root), hashlib.sha256(json.dumps(shape).encode()).hexdigest()
 
 
 def stored_answer(path: str, request: Sequence[str]) -> Answer | None:
     """The answer remembered for `request` about `path`'s project, if nothing it was computed
-    from has changed since."""
-    where = _where(path, request)
-    if where is None:
-        return None
-    root, key = where
-    folder = project_folder(root.root)
-    if not store_file(folder).exists():
-        return None
-    database = StoreDatabase(folder)
+    from has changed since. A store that cannot be read (another user's cache folder) is
+    none: the command then runs as without one."""
     try:
-        row = database.read("answers", key)
+        where = _where(path, request)
+        if where is None or not store_file(where[0]).exists():
+            return None
+    except OSError as e:
+        log.info("store: not looking for a remembered answer: %s", e)
+        return None
+    database = StoreDatabase(where[0])
+    try:
+        row = database.read("answers", where[1])
     finally:
         database.close()
     if row is None:
@@ -89,10 +95,9 @@ def remember_answer(path: str, request: Sequence[str], inputs: ModelInputs, answ
     where = _where(path, request)
     if where is None:
         return False
-    root, key = where
     data = pickle.dumps((inputs, answer), protocol=pickle.HIGHEST_PROTOCOL)
-    database = StoreDatabase(project_folder(root.root))
+    database = StoreDatabase(where[0])
     try:
-        return database.write_newest("answers", key, data, KEEP_ANSWERS)
+        return database.write_newest("answers", where[1], data, KEEP_ANSWERS)
     finally:
         database.close()

@@ -157,3 +157,85 @@ def test_every_answer_is_the_one_a_run_without_the_store_gives(
             before = opens.count
             assert cli(*request, str(root)) == answer
             assert opens.count == before, op
+
+
+def _same_as_without_store(root: Path, command: str, *options: str) -> None:
+    assert cli(command, str(root), *options) == cli(command, str(root), "--no-store", *options)
+
+
+def test_a_file_outside_the_roots_that_an_import_names_is_seen_when_it_appears(isolated: Path) -> None:
+    """Found by review: with `--roots A`, B's folder is never walked, so nothing recorded that
+    `B/Y.lean`, which `A.X` imports, was missing."""
+    lakefile = 'name = "p"\n[[lean_lib]]\nname = "A"\n[[lean_lib]]\nname = "B"\n'
+    write_tree(isolated, {"lakefile.toml": lakefile, "B/Z.lean": "def z := 1\n"})
+    time.sleep(TICK)
+    cli("discover", str(isolated), "--roots", "A")
+    time.sleep(TICK)
+    (isolated / "A/C.lean").write_text("import B.Y\ndef c := 1\n")
+    time.sleep(TICK)
+    cli("discover", str(isolated), "--roots", "A")
+    time.sleep(TICK)
+    write_tree(isolated, {"B/Y.lean": "def y := 1\n"})
+    _same_as_without_store(isolated, "discover", "--roots", "A")
+
+
+def test_a_dangling_folder_link_whose_target_appears_is_seen(isolated: Path) -> None:
+    """Found by review: a link that leads nowhere is no folder and no `.lean` file, and the
+    folder holding it does not change when its target appears."""
+    (isolated / "A/Shared").symlink_to("../Shared")
+    time.sleep(TICK)
+    cli("discover", str(isolated))
+    time.sleep(TICK)
+    write_tree(isolated, {"Shared/S.lean": "def s := 1\n"})
+    _same_as_without_store(isolated, "discover")
+    assert "A.Shared.S" in cli("discover", "--json", str(isolated))[1]
+
+
+def test_a_file_two_libraries_claim_counts_even_where_another_is_the_module(isolated: Path) -> None:
+    """Found by review: the duplicate the model does not hold as the module was read too (its
+    problems are reported), so it is an input like the module's own file."""
+    lakefile = (
+        'name = "p"\n[[lean_lib]]\nname = "A"\nglobs = ["A.*"]\n'
+        '[[lean_lib]]\nname = "S"\nsrcDir = "src"\nglobs = ["A.+"]\n'
+    )
+    write_tree(isolated, {"lakefile.toml": lakefile, "src/A/C.lean": "def c := 3\n"})
+    time.sleep(TICK)
+    before = cli("discover", str(isolated))
+    time.sleep(TICK)
+    with (isolated / "A/C.lean").open("r+b") as f:
+        f.truncate(70 * 1024 * 1024)  # over the size cap, in place: its folder does not change
+    _same_as_without_store(isolated, "discover")
+    assert cli("discover", str(isolated)) != before
+
+
+def test_an_unreadable_cache_or_a_deleted_working_folder_is_no_failure(
+    isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: both raised out of the command (`exists()` on a folder this user may not
+    enter; `os.getcwd()` in a deleted folder); the command runs as without a store."""
+    expected = cli("discover", str(isolated), "--no-store")
+    import lean_batchd.store.answers as answers
+
+    def forbidden(folder: Path) -> Path:
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(answers, "store_file", forbidden)
+        assert cli("discover", str(isolated)) == expected
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert cli("discover", str(isolated)) == expected
+    assert cli("discover", "gone-too")[0] == 2  # a relative path from nowhere: no project
+
+
+def test_a_module_file_replaced_by_a_folder_is_an_io_error_as_on_a_fresh_discovery(isolated: Path) -> None:
+    """Found by review (older than answers: a rescan dropped the module silently, a fresh
+    discovery reported the folder it cannot read)."""
+    cli("discover", str(isolated))
+    time.sleep(TICK)
+    (isolated / "Lib2.lean").unlink()
+    (isolated / "Lib2.lean").mkdir()
+    _same_as_without_store(isolated, "discover")
+    assert "[io-error] not a regular file" in cli("discover", str(isolated))[1]
