@@ -28,7 +28,12 @@ TICK = 0.02
 """Longer than a file-system timestamp tick: with the racy window off, each change after a run
 must get a timestamp of its own (the window exists for changes that do not)."""
 
-REQUESTS = [["discover", "--json"], ["discover"], ["plan", "--json"], ["plan", "--profile", "module", "--strategy", "cover"]]
+REQUESTS = [
+    ["discover", "--json"],
+    ["discover"],
+    ["plan", "--json"],
+    ["plan", "--profile", "module", "--strategy", "cover"],
+]
 
 
 def cli(*argv: str) -> tuple[int, str]:
