@@ -2,7 +2,7 @@
 
 `discover` builds it; `LakeProject` answers what the planner, the engine and
 the reports ask of it (modules, libraries, options, fingerprints, diagnostics);
-its state and how that state is kept current are in `project_state`.
+its state is `project_state`, how that state is kept current `project_updates`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from .layout import PackageLayout
 from .libraries import LibraryModules, library_sets
 from .names import is_prefix
 from .options import LeanOptions, effective_options
-from .project_state import ModelChange, ProjectOptions, ProjectState
+from .project_state import ModelChange, ProjectOptions
+from .project_updates import ProjectUpdates
 from .root import RootSearch, find_lake_root
 from .source import StatCache
 
@@ -41,8 +42,8 @@ def discover(
     return LakeProject(search.found, options, cache, search.diagnostics)
 
 
-class LakeProject(ProjectState):
-    """The model as its users see it (its state and updates: `ProjectState`)."""
+class LakeProject(ProjectUpdates):
+    """The model as its users see it (its state: `ProjectState`; its updates: `ProjectUpdates`)."""
 
     @property
     def name(self) -> str:
