@@ -25,6 +25,8 @@ from .root import LAKEFILE_LEAN, LAKEFILE_TOML, LakeRoot, lakefile_in
 from .toolchain import SUPPORTED_MIN, Toolchain, lean_version, read_toolchain_file, support_diagnostics
 
 MANIFEST = "lake-manifest.json"
+DEFAULT_PACKAGES_DIRS = (".lake/packages", "lake-packages", "lean_packages")
+"""Where dependencies are when neither the manifest nor the lakefile says: the first that exists."""
 TOOLCHAIN = "lean-toolchain"
 
 
@@ -80,9 +82,9 @@ def _packages_dir(root: Path, manifest: Manifest | None, config: PackageConfig) 
         return manifest.packages_dir
     if config.packages_dir is not None:
         return config.packages_dir
-    default = PurePosixPath(".lake/packages")
+    default = PurePosixPath(DEFAULT_PACKAGES_DIRS[0])
     if not is_dir(root / default):
-        for legacy in ("lake-packages", "lean_packages"):
+        for legacy in DEFAULT_PACKAGES_DIRS[1:]:
             if is_dir(root / legacy):
                 return PurePosixPath(legacy)
     return default
@@ -155,6 +157,8 @@ def load_workspace(root: LakeRoot, options: WorkspaceOptions = WorkspaceOptions(
         str(manifest_path),
         str(toolchain_path),
     }
+    if (manifest is None or manifest.packages_dir is None) and config.packages_dir is None:
+        config_files.update(str(root.root / d) for d in DEFAULT_PACKAGES_DIRS)  # chosen by which exists
     dependencies: list[PackageLayout] = []
     missing: list[str] = []
     for entry in manifest.packages if manifest is not None else ():

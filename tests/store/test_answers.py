@@ -244,3 +244,26 @@ def test_a_module_file_replaced_by_a_folder_is_an_io_error_as_on_a_fresh_discove
     (isolated / "Lib2.lean").mkdir()
     _same_as_without_store(isolated, "discover")
     assert "[io-error] not a regular file" in cli("discover", str(isolated))[1]
+
+
+def test_the_default_packages_folder_appearing_beside_a_legacy_one_is_seen(tmp_path: Path, isolated: Path) -> None:
+    """Found by review (older than answers): which of `.lake/packages`, `lake-packages` holds the
+    dependencies depends on which exists, and nothing recorded that."""
+    root = tmp_path / "legacy"
+    manifest = '{"version": "1.1.0", "packages": [{"type": "git", "url": "u", "rev": "r", "name": "foo"}]}\n'
+    write_tree(
+        root,
+        {
+            "lakefile.toml": 'name = "p"\n[[require]]\nname = "foo"\n[[lean_lib]]\nname = "A"\n',
+            "lake-manifest.json": manifest,
+            "A.lean": "import Foo.B\n",
+            "lake-packages/foo/lakefile.toml": 'name = "foo"\n[[lean_lib]]\nname = "Foo"\n',
+            "lake-packages/foo/Foo/B.lean": "def b := 1\n",
+        },
+    )
+    time.sleep(TICK)
+    before = cli("discover", str(root))
+    time.sleep(TICK)
+    (root / ".lake/packages").mkdir(parents=True)
+    _same_as_without_store(root, "discover")
+    assert cli("discover", str(root)) != before
