@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from .lake.root import find_lake_root
 from .store.inventory import StoreInfo, clear_store, project_folders, store_info
 from .store.location import cache_home, project_folder
-from .terminal import megabytes, plural
+from .terminal import json_text, megabytes, plural
 
 EXIT_OK = 0
 EXIT_NO_PROJECT = 2
@@ -55,7 +54,7 @@ def info_command(args: argparse.Namespace) -> int:
     root, folder = found
     info = store_info(folder)
     if args.json:
-        json.dump({"root": str(root), **info.to_json()}, sys.stdout, indent=1)
+        sys.stdout.write(json_text({"root": str(root), **info.to_json()}, indent=1))
         sys.stdout.write("\n")
     else:
         print(info_text(root, info))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -35,7 +34,19 @@ from .server import methods as m
 from .server.address import UnsafePath
 from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
 from .server.daemon_target import DaemonTarget
-from .terminal import PLAIN, SEVERITY_COLOUR, STATUS_COLOUR, Palette, display, fit, palette, plural, width, wrap
+from .terminal import (
+    PLAIN,
+    SEVERITY_COLOUR,
+    STATUS_COLOUR,
+    Palette,
+    display,
+    fit,
+    json_text,
+    palette,
+    plural,
+    width,
+    wrap,
+)
 
 EXIT_NO_FILES = 2
 EXIT_NO_LEAN = 3
@@ -268,7 +279,7 @@ def plan_text(
 
 def emit(o: FileOutcome, options: CheckOptions, out: TextIO, paint: Palette = PLAIN) -> None:
     if options.output == "jsonl":
-        out.write(json.dumps(o.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(o.to_json()) + "\n")
     elif options.output == "text":
         for line in message_lines(o, paint):
             out.write(line + "\n")
@@ -278,9 +289,9 @@ def emit(o: FileOutcome, options: CheckOptions, out: TextIO, paint: Palette = PL
 def finish(report: CheckReport, options: CheckOptions, out: TextIO, err: TextIO) -> None:
     if options.output == "json":
         doc = {"files": [o.to_json() for o in report.outcomes], "summary": report.to_json()}
-        out.write(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        out.write(json_text(doc, indent=1) + "\n")
     elif options.output == "jsonl":
-        out.write(json.dumps({"summary": report.to_json()}) + "\n")
+        out.write(json_text({"summary": report.to_json()}) + "\n")
     if options.output == "text" or not options.quiet:
         stream = out if options.output == "text" else err
         finish_summary(report, stream, palette(stream, options.color))

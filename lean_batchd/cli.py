@@ -9,7 +9,6 @@ client), so a command starts in tens of milliseconds, not a second.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -78,10 +77,6 @@ def _answered(args: argparse.Namespace, request: tuple[str, ...], make: Callable
     return code
 
 
-def _json_text(doc: object) -> str:
-    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
-
-
 def _discover(args: argparse.Namespace) -> int:
     def make() -> Made | int:
         from .lake.report import project_json, project_summary
@@ -89,7 +84,7 @@ def _discover(args: argparse.Namespace) -> int:
         opened = _opened(args.path, args.roots, not args.no_store)
         if isinstance(opened, int):
             return opened
-        text = _json_text(project_json(opened.project)) if args.json else project_summary(opened.project) + "\n"
+        text = _json_doc(project_json(opened.project)) if args.json else project_summary(opened.project) + "\n"
         return opened, text, EXIT_OK
 
     return _answered(args, ("discover", str(args.json), *(args.roots or ())), make)
@@ -115,7 +110,7 @@ def _plan(args: argparse.Namespace) -> int:
             library=args.library,
         )
         result = remembered_plan(opened, config) if not args.no_store else plan_project(opened.project, config)
-        text = _json_text(plan_json(result)) if args.json else plan_table(result, opened.project.name, columns) + "\n"
+        text = _json_doc(plan_json(result)) if args.json else plan_table(result, opened.project.name, columns) + "\n"
         return opened, text, EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
     request = (
@@ -254,8 +249,14 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _json_doc(doc: object) -> str:
+    from .terminal import json_text
+
+    return json_text(doc, indent=1) + "\n"
+
+
 def _print_json(doc: object) -> None:
-    sys.stdout.write(_json_text(doc))
+    sys.stdout.write(_json_doc(doc))
 
 
 DESCRIPTION = """\

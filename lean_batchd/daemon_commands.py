@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import sys
@@ -21,7 +20,7 @@ from .server import methods as m
 from .server.address import UnsafePath, default_socket
 from .server.bridge import start_daemon, wait_for_daemon
 from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
-from .terminal import display, fit, megabytes, plural, width, wrap
+from .terminal import display, fit, json_text, megabytes, plural, width, wrap
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -125,7 +124,7 @@ def status_command(args: argparse.Namespace) -> int:
         return none_running(paths)
     if args.json:
         doc: Any = found[0][1] if len(found) == 1 else [{"socket": str(p), **s} for p, s in found]
-        json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write(json_text(doc, indent=1))
         sys.stdout.write("\n")
     else:
         print("\n".join(status_text(p, s, width(sys.stdout)) for p, s in found))

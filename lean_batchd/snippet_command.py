@@ -25,7 +25,7 @@ from .engine.config import EngineConfig
 from .engine.outcome import FileOutcome
 from .engine.values import EngineError
 from .lake.root import find_lake_root
-from .terminal import palette
+from .terminal import json_text, palette
 
 ID_FIELDS = ("id", "custom_id")
 CODE_FIELDS = ("code", "proof")
@@ -163,7 +163,7 @@ class SnippetReport:
 
 def write_invalid(invalid: Iterable[InvalidLine], out: TextIO) -> None:
     for bad in invalid:
-        out.write(json.dumps(bad.to_json(), ensure_ascii=False) + "\n")
+        out.write(json_text(bad.to_json()) + "\n")
     out.flush()
 
 
@@ -185,7 +185,7 @@ async def run_snippets(
 
     def emit_one(outcome: FileOutcome) -> None:
         if stream:
-            out.write(json.dumps(snippet_json(by_name[outcome.path], outcome), ensure_ascii=False) + "\n")
+            out.write(json_text(snippet_json(by_name[outcome.path], outcome)) + "\n")
             out.flush()
 
     if stream:
@@ -206,9 +206,9 @@ async def run_snippets(
             "invalid": [bad.to_json() for bad in invalid],
             "summary": done.summary(),
         }
-        out.write(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+        out.write(json_text(doc, indent=1) + "\n")
     elif stream:
-        out.write(json.dumps({"summary": done.summary()}) + "\n")
+        out.write(json_text({"summary": done.summary()}) + "\n")
     if not options.quiet:
         if invalid:
             err.write(f"lean-batchd: {len(invalid)} input lines were not snippets (see their JSONL lines)\n")

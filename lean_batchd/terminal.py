@@ -6,6 +6,7 @@ https://no-color.org asks); pipes and files always get plain text.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -125,3 +126,10 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def json_text(doc: object, indent: int | None = None) -> str:
+    """`doc` as JSON, other scripts' letters as themselves; a file name that is not UTF-8 (its
+    bytes held as lone surrogates) as `\\udcXX` escapes, so what is printed is always UTF-8."""
+    text = json.dumps(doc, indent=indent, ensure_ascii=False)
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -116,7 +116,7 @@ class ResultStore:
             counts[1] += 1
             return None
         try:
-            doc = json.loads(row.data)
+            doc = json.loads(row.data.decode("utf-8", "surrogateescape"))  # as `put` encoded it
         except ValueError:
             counts[1] += 1
             return None
@@ -132,7 +132,9 @@ class ResultStore:
             "(SELECT key FROM results WHERE namespace = :namespace AND path = :path "
             f"ORDER BY used_ns DESC LIMIT {KEEP_PER_PATH})"
         )
-        columns = {"namespace": key.namespace, "path": key.path, "written_ns": now, "used_ns": now}
+        # A name that is not UTF-8 (its bytes kept as surrogates) cannot be bound as SQLite text as it is.
+        shown = key.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        columns = {"namespace": key.namespace, "path": shown, "written_ns": now, "used_ns": now}
         stored = self.database.write("results", key.digest, data, columns, prune)
         if stored:
             self._counts.setdefault(key.namespace, [0, 0, 0])[2] += 1

@@ -97,3 +97,13 @@ def test_commands_that_serve_no_lsp_load_neither_pygls_nor_lsprotocol(demo: Path
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "pygls" not in loaded and "lsprotocol" not in loaded  # what `connect` runs to bridge bytes
+
+
+def test_a_file_whose_name_is_not_utf8_is_stored_and_answered_again(demo: Path) -> None:
+    """Found by a new-user tryout: storing its outcome raised UnicodeEncodeError out of `check`."""
+    odd = os.path.join(os.fsencode(demo / "src/Demo"), b"Bad\xff.lean")
+    with open(odd, "wb") as f:
+        f.write(b"import Demo.Basic\n\ntheorem t : True := trivial\n")
+    name = os.fsdecode(odd)
+    assert cached(check_json(name, "--no-daemon")) == [False]
+    assert cached(check_json(name, "--no-daemon")) == [True]
