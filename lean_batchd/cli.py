@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+EXIT_USAGE = 2
+"""A command line, or stdin and stdout, the command cannot work with (argparse's own code)."""
 EXIT_NO_PROJECT = 2
-"""As a shell reports a command that SIGINT or SIGPIPE ended (128 + the signal)."""
+"""No Lake project where the command was pointed."""
 
 
 def _opened(path: str, roots: Sequence[str] | None, remember: bool = True, save: bool = True) -> OpenedModel | int:
@@ -137,6 +139,20 @@ def _log_to(path: str | None, verbose: bool) -> None:
     logging.getLogger("watchdog").setLevel(logging.WARNING)
 
 
+def _stdio_unusable() -> str | None:
+    """Why stdin/stdout cannot carry LSP (a file, say, as in `serve > log &`), if so."""
+    import stat
+
+    for fd, name in ((0, "stdin"), (1, "stdout")):
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            return f"{name} is closed"
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+            return f"{name} is a {'file' if stat.S_ISREG(mode) else 'folder' if stat.S_ISDIR(mode) else 'special file'}"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -144,6 +160,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .server.daemon import DaemonError, serve_socket, serve_stdio  # pygls: only where LSP is served
 
+    unusable = None if args.listen else _stdio_unusable()
+    if unusable is not None:
+        print(
+            f"lean-batchd serve: LSP over stdin/stdout needs pipes, but {unusable}. To start the shared "
+            "daemon in the background, run `lean-batchd start` (editors and `check` then use it).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     _log_to(args.log_file, args.verbose)
     from .executors import ExecutorUnavailable
 
@@ -180,6 +204,22 @@ def _connect(args: argparse.Namespace) -> int:
         print(f"lean-batchd connect: {got}", file=sys.stderr)
         return EXIT_FAILED
     return bridge(got)
+
+
+def _start(args: argparse.Namespace) -> int:
+    """The shared daemon, started in the background if none answers (as `connect` and `mcp` do)."""
+    from .server.address import default_socket
+    from .server.bridge import open_daemon
+
+    path = Path(args.socket) if args.socket else default_socket(args.simulate)
+    got = open_daemon(path, worker_flags.serve_args(args))
+    if isinstance(got, str):
+        print(f"lean-batchd start: {got}", file=sys.stderr)
+        return EXIT_FAILED
+    got.close()
+    kind = "SIMULATED daemon" if args.simulate else "daemon"
+    print(f"the {kind} answers on {path} (`lean-batchd status` shows it, `lean-batchd stop` stops it)")
+    return EXIT_OK
 
 
 def _mcp(args: argparse.Namespace) -> int:
@@ -394,6 +434,12 @@ def parser() -> argparse.ArgumentParser:
     worker_flags.serve_flags(s)
     worker_flags.executor_flags(s)
     s.set_defaults(run=_serve)
+    st = sub.add_parser(
+        "start", help="start the shared daemon in the background (it stops after 15 minutes without clients)"
+    )
+    st.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
+    worker_flags.serve_flags(st)
+    st.set_defaults(run=_start)
     c = sub.add_parser("connect", help="bridge stdio to the shared daemon, starting it when needed (for editors)")
     c.add_argument("--socket", metavar="PATH", help="default: a per-user socket under $XDG_RUNTIME_DIR")
     worker_flags.serve_flags(c)

@@ -187,7 +187,9 @@ def restart_command(args: argparse.Namespace) -> int:
             continue
         problem = asyncio.run(_stop(path, status))
         started = (
-            wait_for_daemon(path, start_daemon(path, [python, "-m", "lean_batchd", *argv])) if not problem else None
+            wait_for_daemon(path, start_daemon(path, [python, "-P", "-m", "lean_batchd", *argv]))
+            if not problem
+            else None
         )
         if not isinstance(started, socket.socket):
             print(f"lean-batchd: {problem or started}", file=sys.stderr)

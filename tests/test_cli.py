@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,41 @@ def test_doctor_explains_oleans_another_lean_wrote() -> None:
 def test_impossible_numbers_are_refused_with_the_flags_name(flags: list[str], says: str) -> None:
     done = run("check", "--simulate", *flags, str(DEMO))
     assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_serve_on_stdio_that_is_a_file_says_how_to_start_the_daemon(tmp_path: Path) -> None:
+    """Found by a new-user tryout: `serve > log &` died on a traceback from asyncio."""
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "lean_batchd", "serve", "--simulate"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert "stdout is a file" in done.stderr and "lean-batchd start" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_start_runs_the_shared_daemon_from_the_installed_package(tmp_path: Path) -> None:
+    """`start` is idempotent; the daemon it starts imports lean-batchd as installed, never a
+    `lean_batchd` folder where the command was typed (`python -P`: a clone's working folder
+    gave the daemon other module paths than the command line, so they shared no stored outcome)."""
+    decoy = tmp_path / "lean_batchd"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy package was imported')\n")
+    (decoy / "__main__.py").write_text("raise SystemExit('the decoy package was run')\n")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    (tmp_path / "run").mkdir()
+    lean_batchd = [str(Path(sys.executable).parent / "lean-batchd")]  # as typed: no working folder on sys.path
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*lean_batchd, *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+    try:
+        first, second = call("start", "--simulate"), call("start", "--simulate")
+        assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+        assert "SIMULATED daemon answers on" in first.stdout and first.stdout == second.stdout
+        status = json.loads(call("status", "--json").stdout)
+        assert status["simulated"] is True and status["daemon"]["pid"] > 0
+    finally:
+        call("stop")

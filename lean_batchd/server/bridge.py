@@ -41,7 +41,8 @@ def open_daemon(path: Path, serve_args: list[str]) -> socket.socket | str:
         sock = _connect(path)
         if sock is not None:
             return sock
-        argv = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args]
+        # -P: the package as installed, never a `lean_batchd` folder where the command was typed
+        argv = [sys.executable, "-P", "-m", "lean_batchd", "serve", "--listen", f"unix:{path}", *serve_args]
         started = start_daemon(path, argv)
     except UnsafePath as e:
         return str(e)

@@ -16,7 +16,7 @@ def simulated_repl_command(
     closures: str | None = None,
 ) -> tuple[str, ...]:
     """The worker command that runs the SIMULATED REPL (see `lean_batchd.testing.repl`)."""
-    argv = [sys.executable, "-m", "lean_batchd.testing.repl"]
+    argv = [sys.executable, "-P", "-m", "lean_batchd.testing.repl"]
     for flag, value in (
         ("--import-seconds", import_seconds),
         ("--import-seconds-per-module", import_seconds_per_module),
@@ -34,9 +34,9 @@ def simulated_repl_command(
 
 def simulated_lean_command() -> tuple[str, ...]:
     """The command that runs the SIMULATED `lean` on one file (see `lean_batchd.testing.lean`)."""
-    return (sys.executable, "-m", "lean_batchd.testing.lean")
+    return (sys.executable, "-P", "-m", "lean_batchd.testing.lean")
 
 
 def simulated_lake_command() -> tuple[str, ...]:
     """The command that runs the SIMULATED `lake build` (see `lean_batchd.testing.lake`)."""
-    return (sys.executable, "-m", "lean_batchd.testing.lake")
+    return (sys.executable, "-P", "-m", "lean_batchd.testing.lake")

@@ -305,8 +305,8 @@ def _alive(proc: psutil.Process) -> bool:
 
 
 def _is_lean_batchd(cmdline: list[str]) -> bool:
-    """`lean-batchd ...`, `python -m lean_batchd ...`, or a worker (`python -m lean_batchd.testing.repl`)."""
-    return any(a.endswith("/lean-batchd") or a.startswith("lean_batchd") for a in cmdline[:3])
+    """`lean-batchd ...`, `python [-P] -m lean_batchd ...`, or a worker (`python -m lean_batchd.testing.repl`)."""
+    return any(a.endswith("/lean-batchd") or a.startswith("lean_batchd") for a in cmdline[:4])
 
 
 def _has(proc: psutil.Process, arg: str) -> bool:
