@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import worker_flags
-from .terminal import EXIT_FAILED, EXIT_OK, run_interruptible
+from .terminal import EXIT_FAILED, EXIT_OK, run_interruptible, width, wrap
 
 if TYPE_CHECKING:
     from .check_command import CheckOptions
@@ -134,6 +134,12 @@ def daemon_for(args: argparse.Namespace, simulated: bool) -> Path | None:
         [("--sim-memory-mb-per-command", 0)] if args.sim_memory_mb_per_command else []
     )
     if not given:
+        if args.sim_import_seconds is not None and path.exists():
+            note = (
+                "lean-batchd: --sim-import-seconds applies to workers this check starts; the shared "
+                "daemon's stand-in keeps its own (--no-daemon to use it here)"
+            )
+            print(wrap(note, width(sys.stderr)), file=sys.stderr)
         return path
     if path.exists():
         flags = ", ".join(flag for flag, _ in given)

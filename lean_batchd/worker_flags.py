@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from .executors.base import ExecutorChoice
     from .workers.limits import MemoryLimits
 
+SIM_IMPORT_SECONDS = 0.48
+"""The SIMULATED REPL's import time unless told: a real REPL's on a small project (lean-rs)."""
+
 
 def engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
     from .engine import EngineConfig
@@ -29,7 +32,7 @@ def engine_config(args: argparse.Namespace, simulate: bool) -> EngineConfig:
     command = lean = None
     if simulate:
         command = simulated_repl_command(
-            import_seconds=args.sim_import_seconds,
+            import_seconds=sim_import_seconds(args),
             memory_mb=args.sim_memory_mb,
             memory_mb_per_command=args.sim_memory_mb_per_command,
         )
@@ -116,7 +119,7 @@ def worker_settings(args: argparse.Namespace) -> list[tuple[str, object]]:
 
 
 def worker_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sim-import-seconds", type=float, default=0.48, help=argparse.SUPPRESS)
+    p.add_argument("--sim-import-seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--sim-memory-mb", type=float, default=40.0, help=argparse.SUPPRESS)
     p.add_argument(
         "--sim-memory-mb-per-command", type=float, default=0.0, metavar="MB",
@@ -161,11 +164,16 @@ def serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-prewarm", action="store_true", help="do not prewarm a file's session when it is opened")
 
 
+def sim_import_seconds(args: argparse.Namespace) -> float:
+    """The SIMULATED REPL's import time: as given, else `SIM_IMPORT_SECONDS`."""
+    return SIM_IMPORT_SECONDS if args.sim_import_seconds is None else float(args.sim_import_seconds)
+
+
 def serve_args(args: argparse.Namespace) -> list[str]:
     """The flags a bridge passes on to the daemon it starts."""
     out = ["--max-workers", str(args.max_workers), "--worker-idle-ttl", str(args.worker_idle_ttl)]
     if args.simulate:
-        out += ["--simulate", "--sim-import-seconds", str(args.sim_import_seconds)]
+        out += ["--simulate", "--sim-import-seconds", str(sim_import_seconds(args))]
         out += ["--sim-memory-mb-per-command", str(args.sim_memory_mb_per_command)]
     for flag, value in worker_settings(args):
         out += [flag, str(value)]

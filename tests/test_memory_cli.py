@@ -114,6 +114,8 @@ def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Pa
         assert "--memory-budget" in done.stderr and "workers of this process" in done.stderr
         plain = lean_batchd("check", str(work.files), *SIM, "--socket", str(socket), "--no-cache", "--json")
         assert "the shared daemon" in plain.stderr  # no limits given: the daemon serves, as before
+        slow = lean_batchd("check", str(work.files), *SIM, "--sim-import-seconds", "0.9", "--socket", str(socket))
+        assert "the shared daemon" in slow.stderr and "--sim-import-seconds applies to workers" in slow.stderr
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
