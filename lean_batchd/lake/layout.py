@@ -236,7 +236,11 @@ class PackageLayout:
                         lib.line,
                         0,
                     )
-                elif glob.kind is not GlobKind.SUBMODULES and not has_file(lib.name, glob.name):
+                elif (
+                    glob.kind is not GlobKind.SUBMODULES
+                    and (only_roots is None or any(is_prefix(r, glob.name) for r in only_roots))
+                    and not has_file(lib.name, glob.name)
+                ):  # with `--roots`, a glob's own module outside them was never looked for
                     yield diagnostic(
                         Code.MISSING_MODULE_ROOT,
                         Severity.WARNING,

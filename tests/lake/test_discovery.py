@@ -243,6 +243,7 @@ def test_roots_option_restricts_and_reports_missing(tree: Tree) -> None:
     p = project(root, only_roots=("A.X",))
     assert [m.name for m in p.local_modules()] == ["A.X"]
     assert p.graph.modules["A.X"].resolutions[0].kind is ResolutionKind.LOCAL
+    assert "missing-module-root" not in codes(p)  # A.lean exists, only outside the roots (tryout)
     p = project(root, only_roots=("Nope",))
     assert p.local_modules() == [] and "missing-module-root" in codes(p)
 
