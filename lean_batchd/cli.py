@@ -87,7 +87,8 @@ def _discover(args: argparse.Namespace) -> int:
         if isinstance(opened, int):
             return opened
         text = _json_doc(project_json(opened.project)) if args.json else project_summary(opened.project) + "\n"
-        return opened, text, EXIT_OK
+        errors = any(d.severity == "error" for d in opened.project.diagnostics())
+        return opened, text, EXIT_FAILED if errors else EXIT_OK  # as a linter: 1 when it found errors
 
     return _answered(args, ("discover", str(args.json), *(args.roots or ())), make)
 
