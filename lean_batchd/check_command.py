@@ -28,12 +28,13 @@ from .engine.config import EngineConfig
 from .engine.engine import Engine
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
-from .lake import LakeProject, discover
+from .lake import ProjectOptions, WorkspaceOptions
 from .progress import ProgressView
 from .server import methods as m
 from .server.address import UnsafePath
 from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
 from .server.daemon_target import DaemonTarget
+from .store.models import OpenedModel, open_project
 from .terminal import (
     PLAIN,
     SEVERITY_COLOUR,
@@ -68,14 +69,16 @@ class CheckOptions:
 
 
 def select_files(args: list[str]) -> list[str] | str:
-    """Lean files named, and the project modules under folders named; or what is wrong."""
+    """Lean files named, and the project modules under folders named (from the model the
+    project's store keeps, as `discover` and `plan` open it); or what is wrong."""
     files: list[str] = []
     for arg in args:
         path = Path(arg).resolve()
         if path.is_dir():
-            project = discover(path)
-            if not isinstance(project, LakeProject):
-                return project.diagnostics[-1].render()
+            opened = open_project(path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
+            if not isinstance(opened, OpenedModel):
+                return opened.diagnostics[-1].render()
+            project = opened.project
             inside = [mod.path for mod in project.local_modules() if Path(mod.path).is_relative_to(path)]
             if not inside:
                 return f"{arg}: no modules of project {project.name} there"
