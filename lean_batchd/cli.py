@@ -19,6 +19,8 @@ from . import __version__, check_cli, worker_flags
 from .terminal import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
+    import socket
+
     from .store.models import OpenedModel
 
 T = TypeVar("T")
@@ -195,29 +197,33 @@ def _serve(args: argparse.Namespace) -> int:
         return e.code
 
 
-def _connect(args: argparse.Namespace) -> int:
-    from .server.address import default_socket
-    from .server.bridge import bridge, open_daemon
-
-    path = Path(args.socket) if args.socket else default_socket(args.simulate)
-    got = open_daemon(path, worker_flags.serve_args(args))
-    if isinstance(got, str):
-        print(f"lean-batchd connect: {got}", file=sys.stderr)
-        return EXIT_FAILED
-    return bridge(got)
-
-
-def _start(args: argparse.Namespace) -> int:
-    """The shared daemon, started in the background if none answers (as `connect` and `mcp` do)."""
+def _shared_daemon(args: argparse.Namespace, command: str) -> tuple[Path, socket.socket] | int:
+    """A connection to the shared daemon, started in the background if none answers."""
     from .server.address import default_socket
     from .server.bridge import open_daemon
 
     path = Path(args.socket) if args.socket else default_socket(args.simulate)
     got = open_daemon(path, worker_flags.serve_args(args))
     if isinstance(got, str):
-        print(f"lean-batchd start: {got}", file=sys.stderr)
+        print(f"lean-batchd {command}: {got}", file=sys.stderr)
         return EXIT_FAILED
-    got.close()
+    return path, got
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from .server.bridge import bridge
+
+    got = _shared_daemon(args, "connect")
+    return got if isinstance(got, int) else bridge(got[1])
+
+
+def _start(args: argparse.Namespace) -> int:
+    """The shared daemon, started in the background if none answers (as `connect` and `mcp` do)."""
+    got = _shared_daemon(args, "start")
+    if isinstance(got, int):
+        return got
+    path, connection = got
+    connection.close()
     kind = "SIMULATED daemon" if args.simulate else "daemon"
     print(f"the {kind} answers on {path} (`lean-batchd status` shows it, `lean-batchd stop` stops it)")
     return EXIT_OK
