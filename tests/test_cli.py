@@ -192,10 +192,13 @@ def test_start_runs_the_shared_daemon_from_the_installed_package(tmp_path: Path)
         call("stop")
 
 
-def test_discover_exits_1_when_it_reports_an_error(tmp_path: Path) -> None:
+def test_discover_and_plan_exit_1_on_an_unreadable_lakefile(tmp_path: Path) -> None:
     """As a linter does (found by a new-user tryout: an unreadable lakefile exited 0)."""
     (tmp_path / "lakefile.toml").write_text('name = "p"\n[[lean_lib]\n')
     for extra in ([], ["--json"]):
         done = run("discover", str(tmp_path), *extra)
         assert done.returncode == 1 and "lakefile-parse-error" in done.stdout, done.stdout
     assert run("discover", str(DEMO)).returncode == 0
+    planned = run("plan", str(tmp_path), "--json")  # an empty plan of an unreadable lakefile said so
+    assert planned.returncode == 1
+    assert [d["code"] for d in json.loads(planned.stdout)["diagnostics"]] == ["lakefile-parse-error"]

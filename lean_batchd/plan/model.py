@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
+from ..lake.diagnostics import Severity
 from ..lake.project import LakeProject
 from .closures import ClosureIndex
 from .planner import Plan, PlanConfig, PlanContext, plan
@@ -24,4 +26,8 @@ def context_for(project: LakeProject, index: ClosureIndex | None = None) -> Plan
 
 
 def plan_project(project: LakeProject, config: PlanConfig | None = None, modules: Iterable[str] | None = None) -> Plan:
-    return plan(work_from_model(project, modules), context_for(project), config or PlanConfig())
+    """The project's plan. Errors of its configuration (a lakefile or manifest that cannot be
+    read) lead its diagnostics: an empty plan of an unreadable lakefile is no plan of the project."""
+    made = plan(work_from_model(project, modules), context_for(project), config or PlanConfig())
+    broken = tuple(d for d in project.workspace.diagnostics if d.severity is Severity.ERROR)
+    return replace(made, diagnostics=broken + made.diagnostics) if broken else made
