@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,21 @@ def summary(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode in (0, 1), done.stderr
     result: dict[str, Any] = json.loads(done.stdout)["summary"]
     return result
+
+
+@contextlib.contextmanager
+def serving(socket: Path, *flags: str) -> Iterator[None]:
+    """A SIMULATED daemon on `socket` (no prewarm), answering once this is entered."""
+    serve = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"]
+    daemon = subprocess.Popen([*serve, *flags], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
 
 
 def test_check_is_bounded_by_default_and_reports_its_memory(demo: Path) -> None:
@@ -60,13 +76,8 @@ def test_a_file_over_the_hard_ceiling_gets_a_memory_outcome(demo: Path) -> None:
 
 def test_the_daemon_shows_growth_and_recycles(demo: Path, tmp_path: Path) -> None:
     socket = tmp_path / "d.sock"
-    serve = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM]
     growth = ["--sim-memory-mb", "20", "--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "100"]
-    daemon = subprocess.Popen([*serve, *growth, "--no-prewarm"], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(socket, *growth):
         client = Client(socket, demo)
         main = demo / "Main.lean"
         changes: list[dict[str, Any]] = []
@@ -89,9 +100,6 @@ def test_the_daemon_shows_growth_and_recycles(demo: Path, tmp_path: Path) -> Non
         text = lean_batchd("status", "--socket", str(socket)).stdout
         assert "recycled: 1 memory-growth" in text and "since import" in text
         client.close()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
 
 
 def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Path) -> None:
@@ -99,14 +107,7 @@ def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Pa
     process, and `check` says so instead of dropping them without a word."""
     work = generate_workload(tmp_path / "work", files=3, headers=1)
     socket = tmp_path / "d.sock"
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(socket):
         growth = ["--sim-memory-mb-per-command", "40", "--worker-max-growth-mb", "50", "--memory-budget", "900"]
         done = lean_batchd("check", str(work.files), *SIM, *growth, "--socket", str(socket), "--no-cache", "--json")
         memory = summary(done)["memory"]
@@ -116,21 +117,13 @@ def test_worker_limits_given_to_check_apply_even_when_a_daemon_runs(tmp_path: Pa
         assert "the shared daemon" in plain.stderr  # no limits given: the daemon serves, as before
         slow = lean_batchd("check", str(work.files), *SIM, "--sim-import-seconds", "0.9", "--socket", str(socket))
         assert "the shared daemon" in slow.stderr and "--sim-import-seconds applies to workers" in slow.stderr
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
 
 
 def test_a_recycled_sessions_editors_keep_seeing_it_warm(demo: Path, tmp_path: Path) -> None:
     """Editors keep one state per session: a worker retiring after its spare is warm must not
     end the session's `workerChanged` story as `dead`."""
     socket = tmp_path / "d.sock"
-    serve = [sys.executable, "-m", "lean_batchd", "serve", "--listen", f"unix:{socket}", *SIM, "--no-prewarm"]
-    daemon = subprocess.Popen([*serve, "--worker-max-requests", "2"], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with serving(socket, "--worker-max-requests", "2"):
         client = Client(socket, demo)
         main = demo / "Main.lean"
         states: list[str] = []
@@ -154,6 +147,3 @@ def test_a_recycled_sessions_editors_keep_seeing_it_warm(demo: Path, tmp_path: P
         assert {w["state"] for w in status["workers"]} == {"warm"}  # (with a spare a request ahead)
         assert states[-1] == "warm" and "dead" not in states and "retiring" not in states, states
         client.close()
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
