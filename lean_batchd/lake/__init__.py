@@ -13,21 +13,21 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import ConfigKind, Glob, GlobKind, LeanExe, LeanLib, PackageConfig, Require
+    from .config import Glob, GlobKind, LeanExe, LeanLib, PackageConfig, Require
     from .diagnostics import Code, Diagnostic, Severity
     from .fingerprint import ProjectFingerprint
     from .graph import Module, Resolution, ResolutionKind
     from .header import Header, Import, Position, parse_header, parse_header_text
     from .libraries import LibraryModules
     from .project import LakeProject, ModelChange, ProjectOptions, discover
-    from .root import LakeRoot, RootSearch, find_lake_root
+    from .root import ConfigKind, LakeRoot, RootSearch, find_lake_root
     from .source import SourceFile, StatCache
     from .toolchain import Toolchain, ToolchainKind
     from .workspace import WorkspaceOptions
 
 _HOMES = {
     "Code": "diagnostics",
-    "ConfigKind": "config",
+    "ConfigKind": "root",
     "Diagnostic": "diagnostics",
     "Glob": "config",
     "GlobKind": "config",

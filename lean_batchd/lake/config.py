@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from .diagnostics import Diagnostic
 from .names import is_prefix
+from .root import ConfigKind
 
 # Keys Lake knows, by table; anything else is kept and warned about.
 LEAN_CONFIG_KEYS = frozenset(
@@ -229,11 +230,6 @@ class Require:
             "version": self.version,
             "sub_dir": self.sub_dir,
         }
-
-
-class ConfigKind(StrEnum):
-    LEAN = "lean"
-    TOML = "toml"
 
 
 @dataclass(frozen=True, slots=True)

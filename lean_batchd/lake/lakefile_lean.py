@@ -25,7 +25,6 @@ from .config import (
     LIB_KEYS,
     PACKAGE_KEYS,
     BuildType,
-    ConfigKind,
     Glob,
     LeanConfig,
     LeanExe,
@@ -57,6 +56,7 @@ from .lean_literals import (
     source,
 )
 from .names import NAME_PATTERN, components, legal_or_simple, render
+from .root import ConfigKind
 
 _LEAN_CONFIG_FIELDS = frozenset(["leanOptions", "moreLeanArgs", "weakLeanArgs", "buildType"])
 _WORD_RE = re.compile(NAME_PATTERN)

@@ -19,7 +19,6 @@ from .config import (
     PACKAGE_KEYS,
     REQUIRE_KEYS,
     BuildType,
-    ConfigKind,
     Glob,
     LeanConfig,
     LeanExe,
@@ -35,6 +34,7 @@ from .config import (
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .globs import parse_glob
 from .names import components, legal_or_simple, parse_name, render, to_name
+from .root import ConfigKind
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - `tomli` is declared for older Pythons
     import tomllib

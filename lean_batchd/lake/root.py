@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-from .config import ConfigKind
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .files import is_dir, is_file
 
 LAKEFILE_LEAN = "lakefile.lean"
 LAKEFILE_TOML = "lakefile.toml"
 LEGACY_CONFIGS = ("leanpkg.toml", "package.lean")
+
+
+class ConfigKind(StrEnum):
+    """Which lakefile a root has. It lives here, not beside the configuration it describes, so
+    that finding a root (every command's first step) does not import the configuration model."""
+
+    LEAN = "lean"
+    TOML = "toml"
 
 
 @dataclass(frozen=True, slots=True)

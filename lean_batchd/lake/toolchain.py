@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -153,6 +152,8 @@ def lean_version(cwd: Path, timeout: float = 10.0) -> str | None:
     lean = shutil.which("lean")
     if lean is None:
         return None
+    import subprocess  # here, not above: a run answered from the store asks this only with a Lean
+
     try:
         done = subprocess.run(
             [lean, "--version"], capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd

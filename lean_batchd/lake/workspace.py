@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from .config import ConfigKind, PackageConfig
+from .config import PackageConfig
 from .diagnostics import Code, Diagnostic, Severity, diagnostic
 from .files import CONFIG_LIMIT, FileProblem, is_dir, is_file, read_capped
 from .inputs import config_digest
@@ -21,7 +21,7 @@ from .layout import PackageLayout
 from .manifest import Manifest, read_manifest
 from .names import legal_or_simple, render
 from .options import arg_problems, version_notes
-from .root import LAKEFILE_LEAN, LAKEFILE_TOML, LakeRoot, lakefile_in
+from .root import LAKEFILE_LEAN, LAKEFILE_TOML, ConfigKind, LakeRoot, lakefile_in
 from .toolchain import SUPPORTED_MIN, Toolchain, lean_version, read_toolchain_file, support_diagnostics
 
 MANIFEST = "lake-manifest.json"
