@@ -10,7 +10,7 @@ from pathlib import Path
 from .lake.root import find_lake_root
 from .store.inventory import StoreInfo, clear_store, project_folders, store_info
 from .store.location import cache_home, project_folder
-from .terminal import json_text, megabytes, plural
+from .terminal import file_size, json_text, plural
 
 EXIT_OK = 0
 EXIT_NO_PROJECT = 2
@@ -32,7 +32,7 @@ def info_text(root: Path, info: StoreInfo) -> str:
     results = ", ".join(f"{count} {namespace}" for namespace, count in info.results.items()) or "none"
     lines = [
         f"project at {root}",
-        f"  store: {info.folder} ({megabytes(info.size_bytes / 2**20)})",
+        f"  store: {info.folder} ({file_size(info.size_bytes)})",
         f"  models: {info.models}; answers: {info.answers}; outcomes: {results}",
     ]
     if info.runs:
@@ -65,12 +65,12 @@ def clear_command(args: argparse.Namespace) -> int:
     if args.all:
         folders = project_folders(cache_home())
         freed = sum(clear_store(f) for f in folders)
-        print(f"cleared {plural(len(folders), 'project store')} under {cache_home()} ({megabytes(freed / 2**20)})")
+        print(f"cleared {plural(len(folders), 'project store')} under {cache_home()} ({file_size(freed)})")
         return EXIT_OK
     found = _folder(args.path)
     if isinstance(found, int):
         return found
     root, folder = found
     freed = clear_store(folder)
-    print(f"cleared the store of the project at {root} ({megabytes(freed / 2**20)})")
+    print(f"cleared the store of the project at {root} ({file_size(freed)})")
     return EXIT_OK

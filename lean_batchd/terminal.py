@@ -93,6 +93,13 @@ def megabytes(mb: float) -> str:
     return f"{mb / 1024:.1f} GB" if mb >= 1024 else f"{mb:.0f} MB"
 
 
+def file_size(size: int) -> str:
+    """A size on disk: a small store reads `48 KB`, not `0 MB`."""
+    if size < 1 << 20:
+        return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
+    return f"{size / 2**20:.1f} MB" if size < 10 << 20 else megabytes(size / 2**20)
+
+
 def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)`, where the first Ctrl-C cancels `main` (its requests, its workers)
     and ends in KeyboardInterrupt once that is done, whatever `main` made of the

@@ -251,3 +251,11 @@ def test_serve_in_a_terminal_says_what_it_is() -> None:
     term.interrupt()
     term.wait(timeout=15)
     assert "speaking LSP on stdin/stdout" in term.screen()
+
+
+def test_sizes_on_disk_keep_their_scale() -> None:
+    from lean_batchd.terminal import file_size
+
+    assert [file_size(n) for n in (0, 900, 48 * 1024, 3 * 2**20 + 2**19, 200 * 2**20, 3 * 2**30)] == [
+        "0 bytes", "900 bytes", "48 KB", "3.5 MB", "200 MB", "3.0 GB",
+    ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_cache_info_and_clear(demo: Path) -> None:
     assert info["folder"].startswith(os.environ["XDG_CACHE_HOME"]) and not info["folder"].startswith(str(demo))
     text = lean_batchd("cache", "info", str(demo)).stdout
     assert "3 hits, 0 misses (100%)" in text and "outcomes: 3 simulated" in text
+    assert re.search(r"\(\d+ KB\)", text) and "(0 MB)" not in text, text  # a small store in KB, not "0 MB"
     cleared = lean_batchd("cache", "clear", str(demo))
     assert cleared.returncode == 0 and "cleared the store" in cleared.stdout
     after = json.loads(lean_batchd("cache", "info", str(demo), "--json").stdout)
