@@ -79,7 +79,7 @@ def select_files(args: list[str]) -> list[str] | str:
             if not isinstance(opened, OpenedModel):
                 return opened.diagnostics[-1].render()
             project = opened.project
-            inside = [mod.path for mod in project.local_modules() if Path(mod.path).is_relative_to(path)]
+            inside = [mod.path for mod in project.modules_under(path)]
             if not inside:
                 return f"{arg}: no modules of project {project.name} there"
             files.extend(inside)

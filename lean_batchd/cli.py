@@ -21,6 +21,7 @@ from .terminal import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 if TYPE_CHECKING:
     import socket
 
+    from .lake.project import LakeProject
     from .store.models import OpenedModel
 
 T = TypeVar("T")
@@ -114,8 +115,18 @@ def _plan(args: argparse.Namespace) -> int:
             max_closure=args.max_closure,
             library=args.library,
         )
-        result = remembered_plan(opened, config) if not args.no_store else plan_project(opened.project, config)
-        text = _json_doc(plan_json(result)) if args.json else plan_table(result, opened.project.name, columns) + "\n"
+        project = opened.project
+        scope = _plan_scope(project, Path(args.path).resolve())
+        if scope is None:
+            result = remembered_plan(opened, config) if not args.no_store else plan_project(project, config)
+        elif not scope[1]:
+            print(f"lean-batchd: {args.path}: no modules of project {project.name} there", file=sys.stderr)
+            return EXIT_USAGE
+        else:  # what `check PATH` runs: the sessions of the modules there
+            result = plan_project(project, config, scope[1])
+        shown = None if scope is None else scope[0]
+        title = project.name if shown is None else f"{project.name}, {shown}"
+        text = _json_doc(plan_json(result, shown)) if args.json else plan_table(result, title, columns) + "\n"
         return opened, text, EXIT_FAILED if any(d.severity == "error" for d in result.diagnostics) else EXIT_OK
 
     request = (
@@ -128,6 +139,14 @@ def _plan(args: argparse.Namespace) -> int:
         str(args.library),
     )
     return _answered(args, request, make)
+
+
+def _plan_scope(project: LakeProject, path: Path) -> tuple[str, list[str]] | None:
+    """What `plan PATH` plans: None for the whole project (its root, or a file such as the
+    lakefile), else PATH as shown and the modules under it, as `check PATH` selects them."""
+    if path == project.root.root or (path.is_file() and path.suffix != ".lean"):
+        return None
+    return project.display(str(path)), [m.name for m in project.modules_under(path)]
 
 
 def _log_to(path: str | None, verbose: bool) -> None:
@@ -385,7 +404,10 @@ def parser() -> argparse.ArgumentParser:
     _store_flag(d)
     d.set_defaults(run=_discover)
     pl = sub.add_parser("plan", help="group a project's modules into batches by the session that serves them")
-    pl.add_argument("path", nargs="?", default=".", help="a file or folder inside the project")
+    pl.add_argument(
+        "path", nargs="?", default=".",
+        help="the project's root (the whole project), or a folder or file in it (the sessions `check PATH` runs)",
+    )  # fmt: skip
     pl.add_argument(
         "--profile", choices=PROFILES, default=PROFILES[0],
         help="header: a session imports a file's own header, to elaborate its body (default); "

@@ -192,6 +192,23 @@ def test_start_runs_the_shared_daemon_from_the_installed_package(tmp_path: Path)
         call("stop")
 
 
+def test_plan_of_a_folder_plans_what_check_of_it_runs() -> None:
+    """Found by a new-user tryout: `plan SUBFOLDER` planned the whole project."""
+    whole = json.loads(run("plan", str(DEMO), "--json").stdout)
+    sub = json.loads(run("plan", str(DEMO / "src/Demo"), "--json").stdout)
+    names = lambda p: sorted(m["module"] for b in p["batches"] for m in b["modules"])  # noqa: E731
+    assert whole["scope"] is None and "Demo.Basic" in names(whole) and "DemoTest.Order" in names(whole)
+    assert sub["scope"] == "src/Demo" and names(sub) == sorted(n for n in names(whole) if n.startswith("Demo."))
+    ids = {b["id"]: b for b in whole["batches"]}
+    assert all(ids[b["id"]]["session_key"] == b["session_key"] for b in sub["batches"])  # the same sessions
+    one = run("plan", str(DEMO / "DemoTest/Order.lean"))
+    assert one.returncode == 0 and "Plan for demo, DemoTest/Order.lean" in one.stdout and "DemoTest.Order" in one.stdout
+    assert "Demo.Basic" not in one.stdout.split("→", 1)[-1]
+    assert json.loads(run("plan", str(DEMO / "lakefile.toml"), "--json").stdout)["scope"] is None
+    nothing = run("plan", str(DEMO / "vendor"))
+    assert nothing.returncode == 2 and "no modules of project demo there" in nothing.stderr, nothing.stderr
+
+
 def test_discover_and_plan_exit_1_on_an_unreadable_lakefile(tmp_path: Path) -> None:
     """As a linter does (found by a new-user tryout: an unreadable lakefile exited 0)."""
     (tmp_path / "lakefile.toml").write_text('name = "p"\n[[lean_lib]\n')

@@ -56,6 +56,11 @@ class LakeProject(ProjectUpdates):
         modules = self.graph.modules
         return [modules[n] for n in self._local_order if n in modules]
 
+    def modules_under(self, path: Path) -> list[Module]:
+        """The project's own modules whose files are `path` or lie under it (a resolved path):
+        what `check PATH` elaborates and `plan PATH` plans."""
+        return [m for m in self.local_modules() if Path(m.path).is_relative_to(path)]
+
     def is_local(self, name: str) -> bool:
         return name in self._walked
 

@@ -9,8 +9,10 @@ from .elaboration import ElaborationPath
 from .planner import Plan
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, scope: str | None = None) -> dict[str, Any]:
+    """`scope`: the folder or file the plan is restricted to (None: the whole project)."""
     return {
+        "scope": scope,
         "profile": str(plan.profile),
         "strategy": str(plan.strategy),
         "batches": [
