@@ -10,7 +10,7 @@ from pathlib import Path
 from .lake.root import find_lake_root
 from .store.inventory import StoreInfo, clear_store, project_folders, store_info
 from .store.location import cache_home, project_folder
-from .terminal import file_size, json_text, plural
+from .terminal import file_size, json_text, missing, plural
 
 EXIT_OK = 0
 EXIT_NO_PROJECT = 2
@@ -18,6 +18,9 @@ EXIT_NO_PROJECT = 2
 
 def _folder(path: str) -> tuple[Path, Path] | int:
     """The project root `path` belongs to and its store folder."""
+    if (problem := missing(path)) is not None:
+        print(f"lean-batchd: {problem}", file=sys.stderr)
+        return EXIT_NO_PROJECT
     search = find_lake_root(Path(path))
     if search.found is None:
         for d in search.diagnostics:

@@ -43,6 +43,7 @@ from .terminal import (
     display,
     fit,
     json_text,
+    missing,
     palette,
     plural,
     width,
@@ -73,6 +74,8 @@ def select_files(args: list[str]) -> list[str] | str:
     project's store keeps, as `discover` and `plan` open it); or what is wrong."""
     files: list[str] = []
     for arg in args:
+        if (problem := missing(arg)) is not None:
+            return problem
         path = Path(arg).resolve()
         if path.is_dir():
             opened = open_project(path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from . import __version__, check_cli, worker_flags
-from .terminal import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .terminal import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, missing
 
 if TYPE_CHECKING:
     import socket
@@ -37,8 +37,8 @@ def _opened(path: str, roots: Sequence[str] | None, remember: bool = True, save:
     from .lake import ProjectOptions, WorkspaceOptions
     from .store.models import OpenedModel, open_project
 
-    if not os.path.exists(path):
-        print(f"lean-batchd: {path}: no such file or folder", file=sys.stderr)
+    if (problem := missing(path)) is not None:
+        print(f"lean-batchd: {problem}", file=sys.stderr)
         return EXIT_NO_PROJECT
     options = ProjectOptions(
         only_roots=tuple(roots) if roots else None,
@@ -271,6 +271,9 @@ def _doctor(args: argparse.Namespace) -> int:
     from .server.address import default_socket
     from .testing import simulated_repl_command
 
+    if (problem := missing(args.path)) is not None:
+        print(f"lean-batchd: {problem}", file=sys.stderr)
+        return EXIT_NO_PROJECT
     lines = [f"lean-batchd {__version__} (Python {sys.executable})"]
     report: dict[str, object] = {"version": __version__, "python": sys.executable}
     found = discover(args.path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
@@ -295,9 +298,9 @@ def _doctor(args: argparse.Namespace) -> int:
             ok = smoke.ok
         report["repl"] = repl
     else:
-        missing = "; ".join(d.render() for d in found.diagnostics)
-        report["project"] = {"missing": missing}
-        lines.append(f"project: none: {missing}")
+        absent = "; ".join(d.render() for d in found.diagnostics)
+        report["project"] = {"missing": absent}
+        lines.append(f"project: none: {absent}")
     paths = [default_socket(False), default_socket(True)]
     answering = dict(asyncio.run(running(paths)))
     daemons = []

@@ -120,6 +120,8 @@ def status_text(path: Path, status: dict[str, Any], columns: int | None = None) 
 def status_command(args: argparse.Namespace) -> int:
     paths = sockets(args)
     found = asyncio.run(running(paths))
+    if not found and args.json:  # still a JSON document for scripts: the (empty) list of daemons
+        sys.stdout.write("[]\n")
     if not found:
         return none_running(paths)
     if args.json:

@@ -85,6 +85,12 @@ def display(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def missing(path: str) -> str | None:
+    """The error every command gives for a path that is not there (None when it is): a path
+    that does not exist must not quietly mean the folder above it."""
+    return None if os.path.lexists(path) else f"{path}: no such file or folder"
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 

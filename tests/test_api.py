@@ -51,5 +51,7 @@ def test_check_function_reports_outcomes(demo: Path, tmp_path: Path) -> None:
     assert isinstance(report, api.CheckReport) and report.simulated and not report.failed
     assert [Path(o.path).name for o in report.outcomes] == ["Algebra.lean", "Lemmas.lean", "Order.lean"]
     assert asyncio.run(api.check([str(tmp_path / "missing.lean")], simulate=True)).endswith(
-        "not a Lean file or a folder"
+        "missing.lean: no such file or folder"
     )  # type: ignore[union-attr]
+    (tmp_path / "notes.txt").write_text("")
+    assert asyncio.run(api.check([str(tmp_path / "notes.txt")], simulate=True)).endswith("not a Lean file or a folder")  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,6 +208,36 @@ def test_plan_of_a_folder_plans_what_check_of_it_runs() -> None:
     assert json.loads(run("plan", str(DEMO / "lakefile.toml"), "--json").stdout)["scope"] is None
     nothing = run("plan", str(DEMO / "vendor"))
     assert nothing.returncode == 2 and "no modules of project demo there" in nothing.stderr, nothing.stderr
+
+
+def test_plan_of_a_broken_project_says_so_as_discover_does(tmp_path: Path) -> None:
+    """Found by a new-user tryout: with a module renamed away from its importers, `discover`
+    exited 1 listing the unresolved imports while `plan` printed a sound-looking plan, exit 0."""
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO, demo, ignore=shutil.ignore_patterns(".lake"))
+    (demo / "src/Demo/Order.lean").rename(demo / "src/Demo/Ordering.lean")
+    assert run("discover", str(demo)).returncode == 1
+    planned = run("plan", str(demo), "--json")
+    found = json.loads(planned.stdout)["diagnostics"]
+    assert planned.returncode == 1 and {d["path"] for d in found if d["code"] == "unresolved-import"} == {
+        "DemoTest/Order.lean", "src/Demo.lean", "src/Demo/Lemmas.lean",
+    }  # fmt: skip
+    scoped = run("plan", str(demo / "src/Demo/Lemmas.lean"), "--json")
+    assert scoped.returncode == 1 and [d["path"] for d in json.loads(scoped.stdout)["diagnostics"]] == [
+        "src/Demo/Lemmas.lean"
+    ]
+    clean = run("plan", str(demo / "DemoTest/Algebra.lean"), "--json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["diagnostics"] == []
+
+
+def test_a_path_that_is_not_there_is_an_error_in_every_command(tmp_path: Path) -> None:
+    """Found by a new-user tryout: `cache info`, `cache clear` and `doctor` quietly used the folder
+    above a missing path, and `check` called it "not a Lean file"."""
+    gone = str(DEMO / "nope")
+    for argv in (["cache", "info", gone], ["cache", "clear", gone], ["doctor", gone], ["check", gone, "--simulate"],
+                 ["discover", gone], ["plan", gone]):  # fmt: skip
+        done = run(*argv)
+        assert done.returncode == 2 and f"{gone}: no such file or folder" in done.stderr, (argv, done.stderr)
 
 
 def test_discover_and_plan_exit_1_on_an_unreadable_lakefile(tmp_path: Path) -> None:

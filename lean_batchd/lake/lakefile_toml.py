@@ -6,6 +6,7 @@ Lake ignores unknown keys silently; we keep them and warn, because a typo in
 
 from __future__ import annotations
 
+import difflib
 import re
 import reprlib
 import sys
@@ -44,6 +45,12 @@ else:  # pragma: no cover - declared through the `tomli` dependency marker
 _TABLE_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
 _KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*[=.]")
 _ERROR_AT_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _nearest_key(key: str, known: frozenset[str]) -> str | None:
+    """The known key a typo most likely meant: the same but for case (`srcdir`), else a close one."""
+    same = [k for k in known if k.lower() == key.lower()]
+    return same[0] if same else next(iter(difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)), None)
 
 
 class _Lines:
@@ -94,10 +101,12 @@ class _Reader:
 
     def unknown_keys(self, table: Mapping[str, Any], known: frozenset[str], where: tuple[str, int]) -> None:
         for key in sorted(set(table) - known):
+            near = _nearest_key(key, known)
+            hint = f"; did you mean `{near}`?" if near else ""
             self.report(
                 Code.UNKNOWN_CONFIG_KEY,
                 Severity.WARNING,
-                f"unknown key `{key}` (Lake ignores it)",
+                f"unknown key `{key}` (Lake ignores it{hint})",
                 (*where, key),
             )
 

@@ -26,8 +26,16 @@ def context_for(project: LakeProject, index: ClosureIndex | None = None) -> Plan
 
 
 def plan_project(project: LakeProject, config: PlanConfig | None = None, modules: Iterable[str] | None = None) -> Plan:
-    """The project's plan. Errors of its configuration (a lakefile or manifest that cannot be
-    read) lead its diagnostics: an empty plan of an unreadable lakefile is no plan of the project."""
-    made = plan(work_from_model(project, modules), context_for(project), config or PlanConfig())
-    broken = tuple(d for d in project.workspace.diagnostics if d.severity is Severity.ERROR)
-    return replace(made, diagnostics=broken + made.diagnostics) if broken else made
+    """The project's plan (of `modules` only, when given), led by the project's errors that
+    `discover` reports (a lakefile that cannot be read, an import that resolves nowhere): a plan
+    of a broken project must not look like a plan of a sound one. With `modules`, the errors of
+    other modules' files are left to plans of those."""
+    names = None if modules is None else list(modules)
+    made = plan(work_from_model(project, names), context_for(project), config or PlanConfig())
+    errors = [d for d in project.diagnostics() if d.severity is Severity.ERROR]
+    if names is not None:
+        graph = project.graph.modules
+        files = {project.display(m.path) for m in project.local_modules()}
+        mine = {project.display(graph[n].path) for n in names if n in graph}
+        errors = [d for d in errors if d.path is None or d.path in mine or d.path not in files]
+    return replace(made, diagnostics=(*errors, *made.diagnostics)) if errors else made

@@ -73,6 +73,11 @@ def test_unknown_keys_are_kept_and_warned() -> None:
     warnings = [d for d in c.diagnostics if d.code is Code.UNKNOWN_CONFIG_KEY]
     assert [d.line for d in warnings] == [2, 5] and all(d.severity is Severity.WARNING for d in warnings)
     assert ("srcdir", "'x'") in c.extra and c.libs[0].extra == (("srcdir", "'y'"),)
+    assert all(d.message.endswith("did you mean `srcDir`?)") for d in warnings)  # case alone differs
+    near = read('name = "p"\ndefaultTarget = ["A"]\nflavour = 1\n').diagnostics
+    hints = [d.message for d in near if d.code is Code.UNKNOWN_CONFIG_KEY]
+    assert hints == ["unknown key `defaultTarget` (Lake ignores it; did you mean `defaultTargets`?)",
+                     "unknown key `flavour` (Lake ignores it)"]  # fmt: skip
 
 
 def test_exe() -> None:

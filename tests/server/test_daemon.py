@@ -172,6 +172,11 @@ def test_status_command_and_idle_exit(demo: Path, sock: Path) -> None:
         timeout=30,
     )
     assert missing.returncode == 3 and "no daemon" in missing.stderr
+    none = subprocess.run(  # a script piping `status --json` into a JSON reader still gets JSON
+        [sys.executable, "-m", "lean_batchd", "status", "--socket", str(sock), "--json"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert none.returncode == 3 and json.loads(none.stdout) == [] and "no daemon" in none.stderr
 
 
 def test_stop_daemon_leaves_no_workers(demo: Path, sock: Path) -> None:
