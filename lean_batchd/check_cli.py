@@ -40,7 +40,7 @@ def simulating(args: argparse.Namespace, files: list[str]) -> bool:
 
 
 def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
-    from .check_command import EXIT_NO_FILES, select_files
+    from .check_command import EXIT_NO_FILES, configuration_notes, select_files
 
     if not args.paths:
         from .lake.root import find_lake_root
@@ -50,6 +50,8 @@ def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Engi
             return EXIT_NO_FILES
         args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
     files = select_files(args.paths)
+    for note in configuration_notes(args.paths if isinstance(files, str) else files, warnings=not args.quiet):
+        print(f"lean-batchd: {note}", file=sys.stderr)
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
         return EXIT_NO_FILES

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +29,9 @@ from .engine.engine import Engine
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
 from .lake import ProjectOptions, WorkspaceOptions
+from .lake.diagnostics import Severity
+from .lake.root import LakeRoot, find_lake_root
+from .lake.workspace import load_workspace
 from .progress import ProgressView
 from .server import methods as m
 from .server.address import UnsafePath
@@ -87,10 +90,33 @@ def select_files(args: list[str]) -> list[str] | str:
                 return f"{arg}: no modules of project {project.name} there"
             files.extend(inside)
         elif path.is_file() and path.suffix == ".lean":
+            search = find_lake_root(path)
+            if search.found is None:  # said here, so that the daemon and a private pool say it alike
+                return search.diagnostics[-1].message
             files.append(str(path))
         else:
             return f"{arg}: not a Lean file or a folder"
     return sorted(dict.fromkeys(files))
+
+
+def configuration_notes(paths: Sequence[str], warnings: bool = True) -> list[str]:
+    """What the configuration of the projects `paths` lie in says (a lakefile that does not
+    parse, options only Lean can evaluate, a missing package), rendered: outcomes rest on it, and
+    without it a broken lakefile shows only as files that failed. Reads the configuration alone
+    (lakefiles, manifest, toolchain file), not the modules."""
+    roots: dict[Path, LakeRoot] = {}
+    for folder in {
+        Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths if missing(p) is None
+    }:
+        found = find_lake_root(folder).found
+        if found is not None:
+            roots.setdefault(found.root, found)
+    notes: list[str] = []
+    for root in roots.values():
+        for d in load_workspace(root, WorkspaceOptions(query_lean_version=False)).diagnostics:
+            if d.severity is Severity.ERROR or (warnings and d.severity is Severity.WARNING):
+                notes.append(d.render())
+    return notes
 
 
 def message_lines(o: FileOutcome, paint: Palette = PLAIN) -> list[str]:

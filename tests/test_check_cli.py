@@ -142,3 +142,27 @@ def test_without_a_path_check_takes_the_lake_project_it_runs_in(demo: Path, tmp_
     assert checked and all(p.is_relative_to((demo / "src").resolve()) for p in checked)
     outside = lean_batchd("check", *SIM, "--no-daemon", cwd=tmp_path)
     assert outside.returncode == 2 and "give Lean files or folders" in outside.stderr
+
+
+def test_check_says_what_the_configuration_says(demo: Path, tmp_path: Path) -> None:
+    """Found by a new-user tryout: with a lakefile that does not parse, `check` said only that no
+    modules were there; on Mathlib it never said that `leanOptions` would not be applied."""
+    lakefile = demo / "lakefile.toml"
+    lakefile.write_text(lakefile.read_text().replace('srcDir = "src"', 'srcDir = "src'))
+    broken = lean_batchd("check", ".", *SIM, "--no-daemon", cwd=demo)
+    assert broken.returncode == 2, broken.stderr
+    lines = broken.stderr.splitlines()
+    assert "lakefile.toml:13:13: error: [lakefile-parse-error]" in lines[0] and "no modules of project" in lines[-1]
+    project = tmp_path / "dyn"
+    (project / "Dyn").mkdir(parents=True)
+    (project / "lakefile.lean").write_text(
+        "import Lake\nopen Lake DSL\ndef opts : Array LeanOption := #[]\n"
+        "package dyn\n@[default_target] lean_lib Dyn where\n  leanOptions := opts\n  globs := #[.submodules `Dyn]\n"
+    )
+    (project / "Dyn/A.lean").write_text("def a : Nat := 1\n")
+    told = lean_batchd("check", str(project), *SIM, "--no-daemon", "--json")
+    assert (
+        told.returncode == 0 and "[dynamic-config]" in told.stderr and json.loads(told.stdout)["summary"]["files"] == 1
+    )
+    quiet = lean_batchd("check", str(project), *SIM, "--no-daemon", "-q")
+    assert quiet.returncode == 0 and "dynamic-config" not in quiet.stderr

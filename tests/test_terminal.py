@@ -185,6 +185,17 @@ def test_one_session_has_one_id_in_plan_check_and_status(demo: Path, daemon: Pat
     assert f"\n{planned[:8]}  " in shown  # the table shows the same id's first 8 digits
 
 
+def test_a_file_in_no_project_is_told_alike_with_and_without_the_daemon(tmp_path: Path, daemon: Path) -> None:
+    """Found by a new-user tryout: through the daemon, a file in no Lake project got the LSP
+    layer's "outside this connection's workspace" text instead of what a private check says."""
+    loose = tmp_path / "loose" / "Loose.lean"
+    loose.parent.mkdir()
+    loose.write_text("def x : Nat := 1\n")
+    told = [lean_batchd("check", str(loose), *SIM, *how) for how in (["--socket", str(daemon)], ["--no-daemon"])]
+    assert [t.returncode for t in told] == [2, 2]
+    assert told[0].stderr == told[1].stderr and "no lakefile.lean or lakefile.toml at or above" in told[0].stderr
+
+
 def test_status_and_doctor_see_the_simulated_daemon_without_being_told(demo: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lean_batchd", "connect", *SIM], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL

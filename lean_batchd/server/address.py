@@ -2,10 +2,10 @@
 client, without pygls (the bridge imports this on every editor start).
 
 The socket, its lock, the bridge's log and the TCP token sit in a folder of
-their own: `$XDG_RUNTIME_DIR/lean-batchd-UID`, else the same name under the
-temp folder, which every local user can write to. There another user could
-create the folder first, or plant a symlink or a socket, and receive what an
-editor sends to "the daemon". So the daemon and every client (the bridge,
+their own: `$XDG_RUNTIME_DIR/lean-batchd-UID`, else under the login
+session's `/run/user/UID`, else under the temp folder, which every local user
+can write to. There another user could create the folder first, or plant a
+symlink or a socket, and receive what an editor sends to "the daemon". So the daemon and every client (the bridge,
 `status`, `check`, ...) trust a folder only if it is a real folder (not a
 symlink) of this user that no one else can write to, a socket only if this
 user owns it, and open a log only without following a symlink (tmux checks
@@ -28,10 +28,28 @@ class UnsafePath(Exception):
     """A folder, socket or log that another user could control: refused, never used."""
 
 
+LOGIN_RUNTIME_ROOT = Path("/run/user")
+"""Where systemd-logind makes each logged-in user's runtime folder (what `XDG_RUNTIME_DIR` names in
+a desktop session)."""
+
+
 def runtime_dir() -> Path:
-    """A private folder for the socket, lock and token: $XDG_RUNTIME_DIR, else the temp folder."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    """A private folder for the socket, lock and token: in $XDG_RUNTIME_DIR; without it, in the
+    login session's `/run/user/UID` when there is one of this user's, else in the temp folder.
+    MCP clients start servers with a reduced environment (HOME, PATH, ...): looking for the login
+    folder keeps an agent's daemon the one the user's shell shows in `status`, not a second one."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or _login_runtime() or os.environ.get("TMPDIR") or "/tmp"
     return Path(base) / f"lean-batchd-{os.getuid()}"
+
+
+def _login_runtime() -> str | None:
+    folder = LOGIN_RUNTIME_ROOT / str(os.getuid())
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    mine = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return str(folder) if mine else None
 
 
 def default_socket(simulated: bool = False) -> Path:

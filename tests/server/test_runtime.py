@@ -244,3 +244,22 @@ def test_a_daemon_started_too_late_is_stopped_once_another_answers() -> None:
         finally:
             slow.kill()
             slow.wait()
+
+
+def test_without_xdg_runtime_dir_the_login_folder_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a new-user tryout: an MCP client starts its server with HOME and PATH only, so
+    its daemon went to /tmp while the user's shell (XDG_RUNTIME_DIR=/run/user/UID) looked in the
+    login folder: two daemons, and `status` showed one."""
+    from lean_batchd.server import address
+
+    uid = str(os.getuid())
+    monkeypatch.setattr(address, "LOGIN_RUNTIME_ROOT", tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / uid))
+    told = address.runtime_dir()
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert address.runtime_dir() == tmp_path / "tmp" / f"lean-batchd-{uid}"  # no login folder: the temp folder
+    (tmp_path / uid).mkdir(mode=0o700)
+    assert address.runtime_dir() == told  # the same folder the shell's XDG_RUNTIME_DIR names
+    (tmp_path / uid).chmod(0o777)
+    assert address.runtime_dir() == tmp_path / "tmp" / f"lean-batchd-{uid}"  # not private: not trusted
