@@ -45,6 +45,7 @@ from ..workers.pool import PoolConfig
 from ..workers.shielding import cancel_and_wait
 from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
 from .ray_actors import MEMORY_RESOURCE, PREFIX, HeldActor, actor_hard_mb, actor_name, generation_of, local_memory_mb
+from .ray_address import unreachable
 from .session_actor import SessionActor
 
 DESCRIBE_TIMEOUT = 10.0
@@ -108,6 +109,9 @@ class RayExecutor:
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                 )
             else:
+                problem = unreachable(self.choice.address)
+                if problem is not None:
+                    raise ExecutorUnavailable(f"cannot join Ray at {self.choice.address}: {problem}")
                 args["address"] = self.choice.address
             try:
                 ray.init(**args)
@@ -245,7 +249,10 @@ class RayExecutor:
         from ray.exceptions import RayError
 
         try:
-            await self._ready()
+            try:
+                await self._ready()
+            except ExecutorUnavailable:  # told by the batches that wait for Ray; a prewarm only hoped
+                return
             held = await self._actor_for(batch, prewarm=True)
             if not isinstance(held, WorkerFailure):
                 with contextlib.suppress(RayError):
