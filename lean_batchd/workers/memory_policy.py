@@ -13,84 +13,33 @@ memory under the floor), idle workers go first, then starts no lease waits
 for; new workers wait, and are refused with `memory-pressure` if it lasts the
 queue timeout; at half the floor the busy worker that grew most is stopped.
 
-A mixin of `WorkerPool`: it keeps the memory state and acts through the
-pool's lifecycle primitives (declared abstract here); `recycling.py` decides,
-this module acts.
+A part of `WorkerPool` (`pool_core.py`): it keeps the memory state and acts
+through the pool's lifecycle primitives; `recycling.py` decides, this module acts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from abc import ABC, abstractmethod
-from collections import Counter, defaultdict
-from typing import Any
+from collections import Counter
 
-from ..plan.keys import RestartPolicy, SessionKey
+from ..plan.keys import SessionKey
 from . import recycling
 from .failures import FailureKind, WorkerFailure
-from .history import SessionHistory
 from .limits import MachineMemory
-from .pool_config import PoolConfig
+from .pool_core import PoolCore
 from .worker import Worker, WorkerState
 
 LIVE = recycling.LIVE
 STARTING = recycling.STARTING
 
 
-class MemoryPolicy(ABC):
-    config: PoolConfig
-    workers: list[Worker]
-    counters: defaultdict[str, float]
-    _estimates: dict[int, float]
-    history: SessionHistory
-    _closed: bool
-    _queue: Any
-    """The pool's waiters (each with a `key`)."""
-
+class MemoryPolicy(PoolCore):
     def _init_memory(self) -> None:
         self.recycles: Counter[str] = Counter()
         self.peak_charged_mb = 0.0
         self._machine: MachineMemory | None = None
         self._pressure = False
-
-    # -- the pool's primitives ------------------------------------------------------
-
-    @abstractmethod
-    def _live(self) -> list[Worker]: ...
-
-    @abstractmethod
-    def _retire(self, worker: Worker, reason: str, kill: bool = False) -> None: ...
-
-    @abstractmethod
-    def _policy(self, key: SessionKey) -> RestartPolicy: ...
-
-    @abstractmethod
-    def _make_room(self, key: SessionKey, for_lease: bool = False, spare_of: Worker | None = None) -> bool: ...
-
-    @abstractmethod
-    def _new_worker(self, key: SessionKey, reason: str | None) -> Worker: ...
-
-    @abstractmethod
-    def _start_in_background(self, worker: Worker) -> asyncio.Task[WorkerFailure | None]: ...
-
-    @abstractmethod
-    def _restart_refusal(self, key: SessionKey) -> WorkerFailure | None: ...
-
-    @abstractmethod
-    def _own_limit(self, w: Worker, ahead: int = 0) -> str | None: ...
-
-    @abstractmethod
-    def _measure(self, worker: Worker) -> None: ...
-
-    @abstractmethod
-    def _set_state(self, worker: Worker, state: WorkerState) -> None: ...
-
-    @abstractmethod
-    def _notify(self, worker: Worker) -> None: ...
-
-    @abstractmethod
-    def _wake(self) -> None: ...
 
     # -- accounting -----------------------------------------------------------------
 
