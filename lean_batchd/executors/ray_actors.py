@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +87,22 @@ def actor_hard_mb(config: PoolConfig, reserved_mb: float) -> float | None:
     own = None if growth is None else reserved_mb + growth
     ceilings = [c for c in (own, limits.worker_hard_mb) if c is not None]
     return min(ceilings) if ceilings else None
+
+
+def node_rows(actors: Iterable[HeldActor]) -> list[dict[str, object]]:
+    """The cluster's nodes as `status` shows them: memory offered and reserved, sessions held."""
+    import ray
+
+    held = list(actors)
+    rows: list[dict[str, object]] = []
+    for n in ray.nodes():
+        here = [a for a in held if a.node == n["NodeID"]]
+        rows.append({
+            "nodeId": n["NodeID"],
+            "address": n["NodeManagerAddress"],
+            "alive": bool(n["Alive"]),
+            "memoryMb": float(n["Resources"].get(MEMORY_RESOURCE, 0.0)),
+            "reservedMb": round(sum(a.reserved_mb for a in here), 1),
+            "sessions": [a.key_digest for a in here],
+        })  # fmt: skip
+    return rows

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, Coroutine
@@ -44,13 +43,21 @@ from ..workers.history import SessionHistory
 from ..workers.pool import PoolConfig
 from ..workers.shielding import cancel_and_wait
 from .base import ExecutorChoice, ExecutorUnavailable, ItemAnswer, SessionBatch
-from .ray_actors import MEMORY_RESOURCE, PREFIX, HeldActor, actor_hard_mb, actor_name, generation_of, local_memory_mb
-from .ray_address import unreachable
+from .ray_actors import (
+    MEMORY_RESOURCE,
+    PREFIX,
+    HeldActor,
+    actor_hard_mb,
+    actor_name,
+    generation_of,
+    local_memory_mb,
+    node_rows,
+)
+from .ray_join import join, raylet_errors_to_stderr
 from .session_actor import SessionActor
 
 DESCRIBE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
-LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
 """A private local Ray moves only small replies: its default would reserve 30 % of the machine."""
 
 
@@ -96,27 +103,7 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
-            args: dict[str, Any] = {
-                "namespace": self.choice.namespace,
-                "include_dashboard": False,
-                "log_to_driver": False,
-            }
-            if self.choice.address == "local":
-                args.update(
-                    address="local",
-                    num_cpus=os.cpu_count() or 1,
-                    resources={MEMORY_RESOURCE: int(local_memory_mb(self.config))},
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                )
-            else:
-                problem = unreachable(self.choice.address)
-                if problem is not None:
-                    raise ExecutorUnavailable(f"cannot join Ray at {self.choice.address}: {problem}")
-                args["address"] = self.choice.address
-            try:
-                ray.init(**args)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ExecutorUnavailable(f"cannot join Ray at {self.choice.address}: {e}") from e
+            join(self.choice, local_memory_mb(self.config))
             self._started_ray = True
         self._remote = ray.remote(SessionActor)
         raylet_errors_to_stderr()
@@ -490,21 +477,8 @@ class RayExecutor:
         }
         if not self._connected:
             return out
-        import ray
-
-        nodes = []
-        for n in ray.nodes():
-            here = [a for a in self.actors.values() if a.node == n["NodeID"]]
-            nodes.append({
-                "nodeId": n["NodeID"],
-                "address": n["NodeManagerAddress"],
-                "alive": bool(n["Alive"]),
-                "memoryMb": float(n["Resources"].get(MEMORY_RESOURCE, 0.0)),
-                "reservedMb": round(sum(a.reserved_mb for a in here), 1),
-                "sessions": [a.key_digest for a in here],
-            })  # fmt: skip
         out.update(
-            nodes=nodes,
+            nodes=node_rows(self.actors.values()),
             sessions=[a.to_json() for a in self.actors.values()],
             retriedFiles=self.retried,
             lostActors=self.lost,
@@ -538,24 +512,6 @@ class _KeyLock:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     users: int = 0
-
-
-def raylet_errors_to_stderr() -> None:
-    """Ray's driver prints its raylet's error reports ("A worker died ...") on stdout, whatever
-    `log_to_driver` says (`listen_error_messages` in ray/_private/worker.py calls
-    `print_to_stdstream` with `is_err=False`); stdout is `check --json`'s document and the LSP
-    wire, so they go to stderr instead. The function is looked up by name at every message."""
-    from ray._private import worker
-
-    printer = getattr(worker, "print_to_stdstream", None)
-    if printer is None or getattr(printer, "lean_batchd", False):
-        return
-
-    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
-        printer({**data, "is_err": True}, ignore_prefix)
-
-    to_stderr.lean_batchd = True  # type: ignore[attr-defined]
-    worker.print_to_stdstream = to_stderr
 
 
 async def _awaitable(ref: Any) -> Any:

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from lean_batchd.executors.ray_address import head_endpoint, unreachable
+from lean_batchd.executors.ray_join import head_endpoint, unreachable
 from tests.conftest import DEMO
 
 
