@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import worker_flags
 from .terminal import EXIT_FAILED, EXIT_OK, run_interruptible, width, wrap
@@ -39,8 +39,12 @@ def simulating(args: argparse.Namespace, files: list[str]) -> bool:
     return True
 
 
-def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig] | int:
+def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig, bool] | int:
+    """The files, how to check them, and whether their projects' configuration has errors (told
+    here, with its warnings unless `--quiet`; the check then exits 1 whatever the files give, as
+    `lake build` fails on a lakefile it cannot read)."""
     from .check_command import EXIT_NO_FILES, configuration_notes, select_files
+    from .lake.diagnostics import Severity
 
     if not args.paths:
         from .lake.root import find_lake_root
@@ -50,13 +54,16 @@ def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Engi
             return EXIT_NO_FILES
         args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
     files = select_files(args.paths)
-    for note in configuration_notes(args.paths if isinstance(files, str) else files, warnings=not args.quiet):
-        print(f"lean-batchd: {note}", file=sys.stderr)
+    notes = configuration_notes(args.paths if isinstance(files, str) else files)
+    for note in notes:
+        if note.severity is Severity.ERROR or not args.quiet:
+            print(f"lean-batchd: {note.render()}", file=sys.stderr)
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
         return EXIT_NO_FILES
     simulate = simulating(args, files)
-    return files, check_options(args, simulate, "text"), worker_flags.engine_config(args, simulate)
+    broken = any(n.severity is Severity.ERROR for n in notes)
+    return files, check_options(args, simulate, "text"), worker_flags.engine_config(args, simulate), broken
 
 
 def check_options(args: argparse.Namespace, simulate: bool, output: str) -> CheckOptions:
@@ -112,7 +119,7 @@ def check(args: argparse.Namespace) -> int:
     setup = check_setup(args)
     if isinstance(setup, int):
         return setup
-    files, options, config = setup
+    files, options, config, broken = setup
     daemon = None if args.executor != "local" else daemon_for(args, config.simulated)
     try:
         report = run_interruptible(run_check(files, options, config, daemon))
@@ -121,7 +128,7 @@ def check(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if isinstance(report, EngineError):
         return failed_to_start(report)
-    return EXIT_FAILED if report.failed else EXIT_OK
+    return EXIT_FAILED if report.failed or broken else EXIT_OK
 
 
 def daemon_for(args: argparse.Namespace, simulated: bool) -> Path | None:
@@ -175,11 +182,10 @@ def bench(args: argparse.Namespace) -> int:
     from .engine.values import EngineError
     from .snippet_command import SnippetInput, run_snippet_bench
 
-    setup: tuple[Any, CheckOptions, EngineConfig] | int
     setup = snippet_setup(args) if args.snippets is not None else check_setup(args)
     if isinstance(setup, int):
         return setup
-    items, options, config = setup
+    items, options, config = setup[:3]
     noun = "file"
     if isinstance(items, SnippetInput):
         noun = "snippet"
@@ -236,7 +242,7 @@ def check_flags(p: argparse.ArgumentParser) -> None:
         "--build-check", action=argparse.BooleanOptionalAction, default=None,
         help="refuse files whose imports have a missing or stale .olean (default: on, off when simulated)",
     )  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="no plan or progress on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no plan, progress or configuration warnings on stderr")
     p.add_argument(
         "--color", choices=["auto", "always", "never"], default="auto",
         help="colour severities and outcomes (auto: on a terminal, unless NO_COLOR is set)",

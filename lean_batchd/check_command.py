@@ -29,7 +29,7 @@ from .engine.engine import Engine
 from .engine.outcome import FileOutcome, FileStatus
 from .engine.values import EngineError
 from .lake import ProjectOptions, WorkspaceOptions
-from .lake.diagnostics import Severity
+from .lake.diagnostics import Diagnostic, Severity
 from .lake.root import LakeRoot, find_lake_root
 from .lake.workspace import load_workspace
 from .progress import ProgressView
@@ -99,11 +99,11 @@ def select_files(args: list[str]) -> list[str] | str:
     return sorted(dict.fromkeys(files))
 
 
-def configuration_notes(paths: Sequence[str], warnings: bool = True) -> list[str]:
-    """What the configuration of the projects `paths` lie in says (a lakefile that does not
-    parse, options only Lean can evaluate, a missing package), rendered: outcomes rest on it, and
-    without it a broken lakefile shows only as files that failed. Reads the configuration alone
-    (lakefiles, manifest, toolchain file), not the modules."""
+def configuration_notes(paths: Sequence[str]) -> list[Diagnostic]:
+    """The errors and warnings of the configuration of the projects `paths` lie in (a lakefile
+    that does not parse, options only Lean can evaluate, a missing package), paths as `display`
+    shows them: outcomes rest on it, and without it a broken lakefile shows only as files that
+    failed. Reads the configuration alone (lakefiles, manifest, toolchain file), not the modules."""
     roots: dict[Path, LakeRoot] = {}
     for folder in {
         Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths if missing(p) is None
@@ -111,11 +111,11 @@ def configuration_notes(paths: Sequence[str], warnings: bool = True) -> list[str
         found = find_lake_root(folder).found
         if found is not None:
             roots.setdefault(found.root, found)
-    notes: list[str] = []
+    notes: list[Diagnostic] = []
     for root in roots.values():
         for d in load_workspace(root, WorkspaceOptions(query_lean_version=False)).diagnostics:
-            if d.severity is Severity.ERROR or (warnings and d.severity is Severity.WARNING):
-                notes.append(d.render())
+            if d.severity in (Severity.ERROR, Severity.WARNING):
+                notes.append(d if d.path is None else replace(d, path=display(d.path)))
     return notes
 
 

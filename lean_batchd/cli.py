@@ -117,11 +117,11 @@ def _plan(args: argparse.Namespace) -> int:
         )
         project = opened.project
         scope = _plan_scope(project, Path(args.path).resolve())
+        if isinstance(scope, str):
+            print(f"lean-batchd: {scope}", file=sys.stderr)
+            return EXIT_USAGE
         if scope is None:
             result = remembered_plan(opened, config) if not args.no_store else plan_project(project, config)
-        elif not scope[1]:
-            print(f"lean-batchd: {args.path}: no modules of project {project.name} there", file=sys.stderr)
-            return EXIT_USAGE
         else:  # what `check PATH` runs: the sessions of the modules there
             result = plan_project(project, config, scope[1])
         shown = None if scope is None else scope[0]
@@ -141,12 +141,20 @@ def _plan(args: argparse.Namespace) -> int:
     return _answered(args, request, make)
 
 
-def _plan_scope(project: LakeProject, path: Path) -> tuple[str, list[str]] | None:
-    """What `plan PATH` plans: None for the whole project (its root, or a file such as the
-    lakefile), else PATH as shown and the modules under it, as `check PATH` selects them."""
-    if path == project.root.root or (path.is_file() and path.suffix != ".lean"):
+def _plan_scope(project: LakeProject, path: Path) -> tuple[str, list[str]] | str | None:
+    """What `plan PATH` plans: None for the whole project (its root, or a file that is no module,
+    such as the lakefile), else PATH as shown and the modules there, as `check PATH` selects them;
+    or why there is nothing to plan."""
+    if path == project.root.root:
         return None
-    return project.display(str(path)), [m.name for m in project.modules_under(path)]
+    shown, modules = project.display(str(path)), [m.name for m in project.modules_under(path)]
+    if modules:
+        return shown, modules
+    if path.is_dir():
+        return f"{shown}: no modules of project {project.name} there"
+    if path.suffix == ".lean" and path != project.root.lakefile:
+        return f"{shown}: no library of project {project.name} builds it (`check` elaborates it on its own header)"
+    return None
 
 
 def _log_to(path: str | None, verbose: bool) -> None:

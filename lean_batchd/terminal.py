@@ -88,7 +88,10 @@ def display(path: str) -> str:
 def missing(path: str) -> str | None:
     """The error every command gives for a path that is not there (None when it is): a path
     that does not exist must not quietly mean the folder above it."""
-    return None if os.path.lexists(path) else f"{path}: no such file or folder"
+    if os.path.exists(path):
+        return None
+    dangling = os.path.islink(path)
+    return f"{path}: no such file or folder" + (" (a symbolic link to nothing)" if dangling else "")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -101,8 +104,10 @@ def megabytes(mb: float) -> str:
 
 def file_size(size: int) -> str:
     """A size on disk: a small store reads `48 KB`, not `0 MB`."""
-    if size < 1 << 20:
-        return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
+    if size < 1024:
+        return f"{size} bytes"
+    if round(size / 1024) < 1024:
+        return f"{size / 1024:.0f} KB"
     return f"{size / 2**20:.1f} MB" if size < 10 << 20 else megabytes(size / 2**20)
 
 

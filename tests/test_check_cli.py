@@ -148,11 +148,20 @@ def test_check_says_what_the_configuration_says(demo: Path, tmp_path: Path) -> N
     """Found by a new-user tryout: with a lakefile that does not parse, `check` said only that no
     modules were there; on Mathlib it never said that `leanOptions` would not be applied."""
     lakefile = demo / "lakefile.toml"
-    lakefile.write_text(lakefile.read_text().replace('srcDir = "src"', 'srcDir = "src'))
+    good = lakefile.read_text()
+    lakefile.write_text(good.replace('srcDir = "src"', 'srcDir = "src'))
     broken = lean_batchd("check", ".", *SIM, "--no-daemon", cwd=demo)
     assert broken.returncode == 2, broken.stderr
     lines = broken.stderr.splitlines()
-    assert "lakefile.toml:13:13: error: [lakefile-parse-error]" in lines[0] and "no modules of project" in lines[-1]
+    assert lines[0].startswith("lean-batchd: lakefile.toml:13:13: error: [lakefile-parse-error]"), lines[0]
+    assert "no modules of project" in lines[-1]
+    lakefile.write_text(good)
+    assert lean_batchd("check", ".", *SIM, "--no-daemon", cwd=demo).returncode == 0  # the store keeps this model
+    time.sleep(1.1)
+    lakefile.write_text(good.replace('srcDir = "src"', 'srcDir = "src'))
+    kept = lean_batchd("check", ".", *SIM, "--no-daemon", "--json", cwd=demo)
+    assert json.loads(kept.stdout)["summary"]["statuses"]["ok"] == 10  # the last readable configuration, as said
+    assert kept.returncode == 1 and "[lakefile-parse-error]" in kept.stderr  # but a broken lakefile fails the run
     project = tmp_path / "dyn"
     (project / "Dyn").mkdir(parents=True)
     (project / "lakefile.lean").write_text(

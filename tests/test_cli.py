@@ -210,6 +210,23 @@ def test_plan_of_a_folder_plans_what_check_of_it_runs() -> None:
     assert nothing.returncode == 2 and "no modules of project demo there" in nothing.stderr, nothing.stderr
 
 
+def test_plan_of_a_file_that_is_no_module(tmp_path: Path) -> None:
+    """The lakefile (even `lakefile.lean`) plans the whole project; a Lean file no library builds
+    is said to be one (found by an independent review: `plan lakefile.lean` exited 2)."""
+    (tmp_path / "LP").mkdir()
+    (tmp_path / "lakefile.lean").write_text("import Lake\nopen Lake DSL\npackage lp\n@[default_target] lean_lib LP\n")
+    (tmp_path / "LP.lean").write_text("import LP.A\n")
+    (tmp_path / "LP/A.lean").write_text("def a : Nat := 1\n")
+    (tmp_path / "Scratch.lean").write_text("import LP.A\n")
+    whole = json.loads(run("plan", str(tmp_path / "lakefile.lean"), "--json").stdout)
+    assert whole["scope"] is None and sorted(m["module"] for b in whole["batches"] for m in b["modules"]) == [
+        "LP",
+        "LP.A",
+    ]
+    loose = run("plan", str(tmp_path / "Scratch.lean"))
+    assert loose.returncode == 2 and "Scratch.lean: no library of project lp builds it" in loose.stderr, loose.stderr
+
+
 def test_plan_of_a_broken_project_says_so_as_discover_does(tmp_path: Path) -> None:
     """Found by a new-user tryout: with a module renamed away from its importers, `discover`
     exited 1 listing the unresolved imports while `plan` printed a sound-looking plan, exit 0."""
@@ -228,6 +245,13 @@ def test_plan_of_a_broken_project_says_so_as_discover_does(tmp_path: Path) -> No
     ]
     clean = run("plan", str(demo / "DemoTest/Algebra.lean"), "--json")
     assert clean.returncode == 0 and json.loads(clean.stdout)["diagnostics"] == []
+    (demo / "src/Demo/Ordering.lean").rename(demo / "src/Demo/Order.lean")
+    order = demo / "src/Demo/Order.lean"
+    order.write_text("import Demo.Missing\n" + order.read_text())  # an error in what Lemmas imports
+    below = run("plan", str(demo / "src/Demo/Lemmas.lean"), "--json")
+    assert below.returncode == 1 and [d["path"] for d in json.loads(below.stdout)["diagnostics"]] == [
+        "src/Demo/Order.lean"
+    ]
 
 
 def test_a_path_that_is_not_there_is_an_error_in_every_command(tmp_path: Path) -> None:
@@ -238,6 +262,13 @@ def test_a_path_that_is_not_there_is_an_error_in_every_command(tmp_path: Path) -
                  ["discover", gone], ["plan", gone]):  # fmt: skip
         done = run(*argv)
         assert done.returncode == 2 and f"{gone}: no such file or folder" in done.stderr, (argv, done.stderr)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    for argv in (["plan", str(link)], ["check", str(link), "--simulate"], ["cache", "info", str(link)]):
+        done = run(*argv)
+        assert done.returncode == 2 and "no such file or folder (a symbolic link to nothing)" in done.stderr, (
+            done.stderr
+        )
 
 
 def test_discover_and_plan_exit_1_on_an_unreadable_lakefile(tmp_path: Path) -> None:

@@ -267,6 +267,6 @@ def test_serve_in_a_terminal_says_what_it_is() -> None:
 def test_sizes_on_disk_keep_their_scale() -> None:
     from lean_batchd.terminal import file_size
 
-    assert [file_size(n) for n in (0, 900, 48 * 1024, 3 * 2**20 + 2**19, 200 * 2**20, 3 * 2**30)] == [
-        "0 bytes", "900 bytes", "48 KB", "3.5 MB", "200 MB", "3.0 GB",
+    assert [file_size(n) for n in (0, 900, 48 * 1024, 2**20 - 1, 3 * 2**20 + 2**19, 200 * 2**20, 3 * 2**30)] == [
+        "0 bytes", "900 bytes", "48 KB", "1.0 MB", "3.5 MB", "200 MB", "3.0 GB",
     ]  # fmt: skip

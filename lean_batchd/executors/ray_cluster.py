@@ -58,7 +58,6 @@ from .session_actor import SessionActor
 
 DESCRIBE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
-"""A private local Ray moves only small replies: its default would reserve 30 % of the machine."""
 
 
 class RayExecutor:

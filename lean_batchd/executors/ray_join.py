@@ -1,8 +1,9 @@
 """Joining Ray (or starting a private one) for the executor, as the command line chose.
 
-Whether a head answers at an address is asked before Ray is: `ray.init` keeps retrying an
-address where nothing listens for minutes (its GCS client waits, times out, and starts
-again), so a mistyped `--ray-address` looked like a hung command.
+Whether anything listens at a head's address is asked before Ray is: `ray.init` keeps
+retrying an address where nothing listens for minutes (its GCS client waits, times out, and
+starts again), so a mistyped `--ray-address` looked like a hung command. (A port where some
+other service listens still gets Ray's own, slow, verdict.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .ray_actors import MEMORY_RESOURCE
 
 REACH_SECONDS = 5.0
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
+"""A private local Ray moves only small replies: its default would reserve 30 % of the machine."""
 
 
 def head_endpoint(address: str) -> tuple[str, int] | None:

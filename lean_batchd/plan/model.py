@@ -29,13 +29,13 @@ def plan_project(project: LakeProject, config: PlanConfig | None = None, modules
     """The project's plan (of `modules` only, when given), led by the project's errors that
     `discover` reports (a lakefile that cannot be read, an import that resolves nowhere): a plan
     of a broken project must not look like a plan of a sound one. With `modules`, the errors of
-    other modules' files are left to plans of those."""
+    files they do not load (themselves and what they import) are left to plans of those."""
     names = None if modules is None else list(modules)
     made = plan(work_from_model(project, names), context_for(project), config or PlanConfig())
     errors = [d for d in project.diagnostics() if d.severity is Severity.ERROR]
     if names is not None:
         graph = project.graph.modules
         files = {project.display(m.path) for m in project.local_modules()}
-        mine = {project.display(graph[n].path) for n in names if n in graph}
+        mine = {project.display(graph[n].path) for n in project.graph.closure(names)}
         errors = [d for d in errors if d.path is None or d.path in mine or d.path not in files]
     return replace(made, diagnostics=(*errors, *made.diagnostics)) if errors else made

@@ -32,7 +32,6 @@ import contextlib
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan.keys import RestartPolicy, SessionKey
@@ -43,6 +42,7 @@ from .lease import Lease
 from .lifecycle import WorkerLifecycle
 from .memory_policy import MemoryPolicy
 from .pool_config import PoolConfig, PoolSnapshot
+from .pool_core import Waiter
 from .worker import Worker, WorkerInfo, WorkerState
 
 __all__ = ["Lease", "PoolConfig", "PoolSnapshot", "WorkerPool"]
@@ -50,20 +50,11 @@ __all__ = ["Lease", "PoolConfig", "PoolSnapshot", "WorkerPool"]
 LIVE = recycling.LIVE
 
 
-@dataclass(slots=True)
-class _Waiter:
-    key: SessionKey
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    needs_room: bool = True
-    """False while it only waits for a worker of its own key (busy, or starting): then it does not
-    hold back the waiters behind it, which may need room for other keys."""
-
-
 class WorkerPool(WorkerLifecycle, MemoryPolicy):
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config or PoolConfig()
         self.workers: list[Worker] = []
-        self._queue: deque[_Waiter] = deque()
+        self._queue: deque[Waiter] = deque()
         self._estimates: dict[int, float] = {}
         self._policies: dict[str, RestartPolicy] = {}
         self.history = SessionHistory(self.config.estimate_base_mb, self.config.estimate_per_module_mb)
@@ -103,7 +94,7 @@ class WorkerPool(WorkerLifecycle, MemoryPolicy):
         self._remember(key, policy, closure_size)
         self._ensure_housekeeping()
         deadline = time.monotonic() + self.config.queue_timeout
-        waiter: _Waiter | None = None
+        waiter: Waiter | None = None
         queued_at = 0.0
         try:
             while True:
@@ -115,7 +106,7 @@ class WorkerPool(WorkerLifecycle, MemoryPolicy):
                         self.counters["queue_wait_seconds"] += time.monotonic() - queued_at
                     return got
                 if waiter is None:
-                    waiter = _Waiter(key)
+                    waiter = Waiter(key)
                     self._queue.append(waiter)
                     self.counters["queue_waits"] += 1
                     queued_at = time.monotonic()
@@ -255,7 +246,7 @@ class WorkerPool(WorkerLifecycle, MemoryPolicy):
     def _live(self) -> list[Worker]:
         return [w for w in self.workers if w.state in LIVE]
 
-    def _is_head(self, waiter: _Waiter | None) -> bool:
+    def _is_head(self, waiter: Waiter | None) -> bool:
         """May this (new, if None) waiter take room? Only when no one ahead of it waits for room."""
         for ahead in self._queue:
             if ahead is waiter:
@@ -264,7 +255,7 @@ class WorkerPool(WorkerLifecycle, MemoryPolicy):
                 return False
         return True
 
-    async def _try_acquire(self, key: SessionKey, head: bool, waiter: _Waiter | None) -> Lease | WorkerFailure | bool:
+    async def _try_acquire(self, key: SessionKey, head: bool, waiter: Waiter | None) -> Lease | WorkerFailure | bool:
         """A lease, a refusal, or whether to wait for room (True) or for a worker of `key` (False)."""
         held = False
         for w in sorted(self._live(), key=lambda w: -w.last_used):

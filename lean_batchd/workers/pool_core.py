@@ -14,7 +14,8 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..plan.keys import RestartPolicy, SessionKey
 from .failures import WorkerFailure
@@ -22,8 +23,16 @@ from .history import SessionHistory
 from .pool_config import PoolConfig
 from .worker import Worker, WorkerInfo, WorkerState
 
-if TYPE_CHECKING:
-    from .pool import _Waiter
+
+@dataclass(slots=True)
+class Waiter:
+    """A lease waiting in the pool's queue."""
+
+    key: SessionKey
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    needs_room: bool = True
+    """False while it only waits for a worker of its own key (busy, or starting): then it does not
+    hold back the waiters behind it, which may need room for other keys."""
 
 
 class PoolCore(ABC):
@@ -33,7 +42,7 @@ class PoolCore(ABC):
     history: SessionHistory
     _estimates: dict[int, float]
     """A worker's estimated cost when it was admitted (by worker id)."""
-    _queue: deque[_Waiter]
+    _queue: deque[Waiter]
     _tasks: set[asyncio.Task[Any]]
     _housekeeping: asyncio.Task[None] | None
     _closed: bool

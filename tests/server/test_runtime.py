@@ -94,10 +94,10 @@ def second_user_prepared(shared: Path, layout: str) -> Iterator[Path]:
 
 
 def client_env(shared: Path) -> dict[str, str]:
-    """XDG_RUNTIME_DIR unset: the clients fall back to the shared temp folder."""
-    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-    env["TMPDIR"] = str(shared)
-    return env
+    """The runtime folder's parent is a folder every user may write to, as the temp folder is
+    when there is neither XDG_RUNTIME_DIR nor a login folder (named, not left to the fallback:
+    on a desktop the fallback is the login session's private /run/user/UID)."""
+    return {**os.environ, "XDG_RUNTIME_DIR": str(shared), "TMPDIR": str(shared)}
 
 
 def lean_batchd(env: dict[str, str], *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
