@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .engine import EngineConfig
     from .engine.values import EngineError
     from .snippet_command import SnippetInput
+    from .store.models import OpenedModel
 
 
 def simulating(args: argparse.Namespace, files: list[str]) -> bool:
@@ -39,10 +41,22 @@ def simulating(args: argparse.Namespace, files: list[str]) -> bool:
     return True
 
 
-def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, EngineConfig, bool] | int:
-    """The files, how to check them, and whether their projects' configuration has errors (told
-    here, with its warnings unless `--quiet`; the check then exits 1 whatever the files give, as
-    `lake build` fails on a lakefile it cannot read)."""
+@dataclass(frozen=True, slots=True)
+class CheckSetup:
+    files: list[str]
+    options: CheckOptions
+    config: EngineConfig
+    broken: bool
+    """The configuration of a project of the files has errors (told first; the run exits 1
+    whatever the files give, as `lake build` fails on a lakefile it cannot read)."""
+    models: dict[Path, OpenedModel]
+    """The projects' models as selecting the files opened them: this process's engine takes them
+    over instead of opening them again."""
+
+
+def check_setup(args: argparse.Namespace) -> CheckSetup | int:
+    """The files and how to check them; the configuration's errors are told here, with its
+    warnings unless `--quiet`."""
     from .check_command import EXIT_NO_FILES, configuration_notes, select_files
     from .lake.diagnostics import Severity
 
@@ -53,7 +67,8 @@ def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Engi
             print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
             return EXIT_NO_FILES
         args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
-    files = select_files(args.paths)
+    models: dict[Path, OpenedModel] = {}
+    files = select_files(args.paths, models, query_lean=args.simulate != "always")  # as the engine will
     notes = configuration_notes(args.paths if isinstance(files, str) else files)
     for note in notes:
         if note.severity is Severity.ERROR or not args.quiet:
@@ -63,7 +78,8 @@ def check_setup(args: argparse.Namespace) -> tuple[list[str], CheckOptions, Engi
         return EXIT_NO_FILES
     simulate = simulating(args, files)
     broken = any(n.severity is Severity.ERROR for n in notes)
-    return files, check_options(args, simulate, "text"), worker_flags.engine_config(args, simulate), broken
+    options, config = check_options(args, simulate, "text"), worker_flags.engine_config(args, simulate)
+    return CheckSetup(files, options, config, broken, models)
 
 
 def check_options(args: argparse.Namespace, simulate: bool, output: str) -> CheckOptions:
@@ -119,16 +135,15 @@ def check(args: argparse.Namespace) -> int:
     setup = check_setup(args)
     if isinstance(setup, int):
         return setup
-    files, options, config, broken = setup
-    daemon = None if args.executor != "local" else daemon_for(args, config.simulated)
+    daemon = None if args.executor != "local" else daemon_for(args, setup.config.simulated)
     try:
-        report = run_interruptible(run_check(files, options, config, daemon))
+        report = run_interruptible(run_check(setup.files, setup.options, setup.config, daemon, models=setup.models))
     except ExecutorUnavailable as e:
         print(f"lean-batchd: {e}", file=sys.stderr)
         return EXIT_FAILED
     if isinstance(report, EngineError):
         return failed_to_start(report)
-    return EXIT_FAILED if report.failed or broken else EXIT_OK
+    return EXIT_FAILED if report.failed or setup.broken else EXIT_OK
 
 
 def daemon_for(args: argparse.Namespace, simulated: bool) -> Path | None:
@@ -185,7 +200,7 @@ def bench(args: argparse.Namespace) -> int:
     setup = snippet_setup(args) if args.snippets is not None else check_setup(args)
     if isinstance(setup, int):
         return setup
-    items, options, config = setup[:3]
+    items, options, config = (setup.files, setup.options, setup.config) if isinstance(setup, CheckSetup) else setup
     noun = "file"
     if isinstance(items, SnippetInput):
         noun = "snippet"

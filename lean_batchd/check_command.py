@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -72,18 +72,29 @@ class CheckOptions:
     """Answer files from the project's store when nothing their outcome depends on changed."""
 
 
-def select_files(args: list[str]) -> list[str] | str:
+def select_files(
+    args: list[str], models: dict[Path, OpenedModel] | None = None, query_lean: bool = True
+) -> list[str] | str:
     """Lean files named, and the project modules under folders named (from the model the
-    project's store keeps, as `discover` and `plan` open it); or what is wrong."""
+    project's store keeps, as `discover` and `plan` open it); or what is wrong. The models
+    opened for folders are kept in `models` (by root), for an engine to take over rather than
+    open them again; `query_lean`: as that engine will (not when it simulates)."""
     files: list[str] = []
+    opened_here = {} if models is None else models
     for arg in args:
         if (problem := missing(arg)) is not None:
             return problem
         path = Path(arg).resolve()
         if path.is_dir():
-            opened = open_project(path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True)))
-            if not isinstance(opened, OpenedModel):
-                return opened.diagnostics[-1].render()
+            search = find_lake_root(path)
+            if search.found is None:
+                return search.diagnostics[-1].render()
+            opened = opened_here.get(search.found.root)
+            if opened is None:
+                found = open_project(path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=query_lean)))
+                if not isinstance(found, OpenedModel):
+                    return found.diagnostics[-1].render()
+                opened = opened_here[search.found.root] = found
             project = opened.project
             inside = [mod.path for mod in project.modules_under(path)]
             if not inside:
@@ -180,10 +191,14 @@ async def connect_daemon(path: Path, folders: list[Path]) -> tuple[AsyncDaemonCl
 
 @contextlib.asynccontextmanager
 async def target_for(
-    options: CheckOptions, engine_config: EngineConfig, daemon: Path | None, folders: list[Path]
+    options: CheckOptions,
+    engine_config: EngineConfig,
+    daemon: Path | None,
+    folders: list[Path],
+    models: Mapping[Path, OpenedModel] | None = None,
 ) -> AsyncIterator[tuple[DaemonTarget | EngineTarget, str]]:
     """The shared daemon on `daemon` when one runs there (serving `folders`), else an engine of
-    this process."""
+    this process (taking over `models`, already opened)."""
     found = await connect_daemon(daemon, folders) if daemon is not None else None
     if found is not None:
         client, simulated = found
@@ -200,7 +215,7 @@ async def target_for(
             else:  # interrupted: drop the connection, which cancels our requests in the daemon
                 client.abort()
         return
-    engine = Engine(engine_config)
+    engine = Engine(engine_config, models)
     try:
         yield EngineTarget(engine, options.timeout, options.build_check, options.cache), "workers of this process"
     finally:
@@ -222,9 +237,11 @@ async def run_check(
     daemon: Path | None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    models: Mapping[Path, OpenedModel] | None = None,
 ) -> CheckReport | EngineError:
+    """`models`: the projects' models as `select_files` opened them, for this process's engine."""
     config = pool_for(engine_config, options)
-    async with target_for(options, config, daemon, project_roots(files)) as (target, where):
+    async with target_for(options, config, daemon, project_roots(files), models) as (target, where):
         out_paint = palette(out, options.color)
         report = await run_items(target, files, options, where, lambda o: emit(o, options, out, out_paint), err)
     if isinstance(report, CheckReport):

@@ -22,6 +22,7 @@ from ..plan.keys import Profile, SessionKey, Strategy
 from ..plan.planner import PlanConfig
 from ..store.database import StoreDatabase
 from ..store.location import project_folder
+from ..store.models import OpenedModel
 from ..store.results import ResultStore, process_command
 from ..workers.locate import ReplFound, ReplMismatch, ReplNotFound
 from ..workers.pool import PoolSnapshot, WorkerPool
@@ -51,7 +52,9 @@ DiagnosticsListener = Callable[[Path, Mapping[str, FileDiagnostics]], None]
 
 
 class Engine:
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(self, config: EngineConfig | None = None, models: Mapping[Path, OpenedModel] | None = None) -> None:
+        """`models`: projects' models a caller opened already (by root), taken over instead of
+        opened again when they were opened as this engine opens them."""
         self.config = config or EngineConfig()
         self.pool = WorkerPool(self.config.pool)
         self.executor = executor_for(self.config.executor, self.pool)
@@ -61,7 +64,7 @@ class Engine:
         self.plan_listeners: list[PlanListener] = []
         self.diagnostics_listeners: list[DiagnosticsListener] = []
         self.worker_listeners: list[Callable[[WorkerInfo], None]] = []
-        self.open_projects = OpenProjects(self.config, self.pool, self._announce, self._diagnosed)
+        self.open_projects = OpenProjects(self.config, self.pool, self._announce, self._diagnosed, models)
         self.pool.on_change(self._worker_changed)
         self.snippets = Snippets(self)
         """Snippets: Lean text with its own header, checked and run like files (`snippets.py`)."""

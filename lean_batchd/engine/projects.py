@@ -14,7 +14,7 @@ from ..lake.project import ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
 from ..lake.workspace import WorkspaceOptions
 from ..plan.planner import PlanConfig
-from ..store.models import open_project, save_project
+from ..store.models import OpenedModel, open_project, save_project
 from ..workers.locate import Located, ReplFound, find_repl
 from ..workers.pool import WorkerPool
 from ..workers.shielding import cancel_and_wait
@@ -38,8 +38,11 @@ class OpenProjects:
         pool: WorkerPool,
         on_plan: Callable[[Path, PlanNews], None],
         on_diagnostics: Callable[[Path, Mapping[str, FileDiagnostics]], None],
+        models: Mapping[Path, OpenedModel] | None = None,
     ) -> None:
         self.config = config
+        self._handed = dict(models or {}) if config.store else {}
+        """Models a caller opened already: taken over by the first open of their root."""
         self.pool = pool
         self._on_plan = on_plan
         self._on_diagnostics = on_diagnostics
@@ -113,8 +116,14 @@ class OpenProjects:
         self._repl[root] = repl
         options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
 
+        handed = self._handed.pop(root, None)
+
         def build() -> tuple[ManagedProject, str | None] | EngineError:
-            opened = open_project(root, options, remember=self.config.store, save=False)
+            opened: OpenedModel | RootSearch
+            if handed is not None and handed.project.options == options:
+                opened = handed
+            else:
+                opened = open_project(root, options, remember=self.config.store, save=False)
             if isinstance(opened, RootSearch):
                 return EngineError(ErrorKind.NO_PROJECT, opened.diagnostics[-1].message)
             managed = ManagedProject(opened.project, PlanConfig(worker_command=command), opened.derived.get("plan"))

@@ -307,3 +307,38 @@ def test_a_lakefile_edited_into_hostile_states_keeps_the_model_and_says_why(demo
         assert not any(f.diagnostics for f in shown.values())
 
     engine_run(body)
+
+
+def test_an_engine_takes_over_a_model_opened_as_it_opens_them(demo: Path, monkeypatch: Any) -> None:
+    """`check FOLDER` opened the project's model to list the folder's modules, then its engine
+    opened it again (0.15-0.2 s of a cached Mathlib-folder check): it now takes that one over."""
+    from lean_batchd.engine import projects
+    from lean_batchd.lake import ProjectOptions, WorkspaceOptions
+    from lean_batchd.store.models import OpenedModel, open_project
+
+    opens: list[object] = []
+    real = projects.open_project
+    monkeypatch.setattr(projects, "open_project", lambda *a, **k: opens.append(a) or real(*a, **k))
+
+    def opened(query_lean: bool) -> OpenedModel:
+        found = open_project(demo, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=query_lean)))
+        assert isinstance(found, OpenedModel)
+        return found
+
+    for query_lean, taken in ((False, True), (True, False)):  # the engine simulates: it does not ask Lean
+        handed = opened(query_lean)
+        opens.clear()
+
+        async def main() -> bool:
+            engine = Engine(
+                EngineConfig(worker_command=simulated_repl_command(), simulated=True, watch=False, verify_interval=None),
+                {demo: handed},
+            )
+            try:
+                info = await engine.module_info(str(demo / "src/Demo/Basic.lean"))
+                assert isinstance(info, ModuleInfo) and info.module == "Demo.Basic"
+                return engine.open_projects.projects[demo].project is handed.project
+            finally:
+                await engine.close()
+
+        assert asyncio.run(main()) is taken and len(opens) == (0 if taken else 1)
