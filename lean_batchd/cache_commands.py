@@ -10,10 +10,7 @@ from pathlib import Path
 from .lake.root import find_lake_root
 from .store.inventory import StoreInfo, clear_store, project_folders, store_info
 from .store.location import cache_home, project_folder
-from .terminal import file_size, json_text, missing, plural
-
-EXIT_OK = 0
-EXIT_NO_PROJECT = 2
+from .terminal import EXIT_NO_PROJECT, EXIT_OK, file_size, json_text, missing, plural
 
 
 def _folder(path: str) -> tuple[Path, Path] | int:

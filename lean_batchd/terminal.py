@@ -18,6 +18,10 @@ from typing import Any, TextIO, TypeVar
 T = TypeVar("T")
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+"""A command line, or stdin and stdout, the command cannot work with (argparse's own code)."""
+EXIT_NO_PROJECT = 2
+"""No Lake project where the command was pointed."""
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
@@ -144,6 +148,11 @@ def run_interruptible(main: Coroutine[Any, Any, T]) -> T:
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def json_doc(doc: object) -> str:
+    """A whole JSON document as commands print it: indented, ending its line."""
+    return json_text(doc, indent=1) + "\n"
 
 
 def json_text(doc: object, indent: int | None = None) -> str:
