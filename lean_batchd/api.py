@@ -14,6 +14,8 @@ stay inside the pool. See `docs/api.md` and `examples/list_declarations.py`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .check_command import CheckOptions, run_check, select_files
 from .engine.checking import CheckReport
 from .engine.config import EngineConfig
@@ -22,6 +24,7 @@ from .engine.values import EngineError
 from .executors import ExecutorChoice
 from .lake import LakeProject, discover
 from .plan import Batch, Plan, PlanConfig, Profile, Strategy, plan_project
+from .store.models import OpenedModel
 from .testing import simulated_lean_command, simulated_repl_command
 from .workers.failures import LeaseRefused, WorkerFailure
 from .workers.limits import MemoryLimits
@@ -81,9 +84,6 @@ async def check(
     which path is not a Lean file or project folder. `executor`: where sessions run, e.g.
     `ExecutorChoice("ray", "auto")` for the Ray cluster this machine is part of
     (`docs/scale-out.md`); by default this process's pool."""
-    files = select_files(paths)
-    if isinstance(files, str):
-        return files
     config = EngineConfig(
         pool=PoolConfig(memory=MemoryLimits.derived()),
         worker_command=simulated_repl_command(import_seconds=0.48) if simulate else None,
@@ -91,5 +91,9 @@ async def check(
         simulated=simulate,
         executor=executor or ExecutorChoice(),
     )
+    models: dict[Path, OpenedModel] = {}
+    files = select_files(paths, models, config.project_options())
+    if isinstance(files, str):
+        return files
     options = CheckOptions(jobs=jobs, output="none", quiet=True, build_check=not simulate, timeout=timeout)
-    return await run_check(files, options, config, None)
+    return await run_check(files, options, config, None, models=models)

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 
 def simulating(args: argparse.Namespace, files: list[str]) -> bool:
-    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found (and says so).
-    No files: snippets on the bare toolchain, whose REPL runs without Lake."""
+    """`--simulate` always; `--simulate=auto` only when no Lean REPL is found for the project of
+    the first of `files` (files or folders), and says so. No files: snippets on the bare
+    toolchain, whose REPL runs without Lake."""
     from .lake.root import find_lake_root
     from .workers.locate import Located, ReplFound, ReplMismatch, find_repl
 
@@ -67,8 +68,11 @@ def check_setup(args: argparse.Namespace) -> CheckSetup | int:
             print("lean-batchd: give Lean files or folders to check (or --snippets FILE.jsonl)", file=sys.stderr)
             return EXIT_NO_FILES
         args.paths = ["."]  # inside a Lake project: the project's files here, as `lake build` would
+    simulate = simulating(args, args.paths)
+    options = check_options(args, simulate, "text")  # before engine_config: it sets --jobs as the pool's size
+    config = worker_flags.engine_config(args, simulate)
     models: dict[Path, OpenedModel] = {}
-    files = select_files(args.paths, models, query_lean=args.simulate != "always")  # as the engine will
+    files = select_files(args.paths, models, config.project_options())
     notes = configuration_notes(args.paths if isinstance(files, str) else files)
     for note in notes:
         if note.severity is Severity.ERROR or not args.quiet:
@@ -76,9 +80,7 @@ def check_setup(args: argparse.Namespace) -> CheckSetup | int:
     if isinstance(files, str):
         print(f"lean-batchd: {files}", file=sys.stderr)
         return EXIT_NO_FILES
-    simulate = simulating(args, files)
     broken = any(n.severity is Severity.ERROR for n in notes)
-    options, config = check_options(args, simulate, "text"), worker_flags.engine_config(args, simulate)
     return CheckSetup(files, options, config, broken, models)
 
 

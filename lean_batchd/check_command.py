@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -45,6 +45,7 @@ from .terminal import (
     Palette,
     display,
     fit,
+    json_doc,
     json_text,
     missing,
     palette,
@@ -73,14 +74,15 @@ class CheckOptions:
 
 
 def select_files(
-    args: list[str], models: dict[Path, OpenedModel] | None = None, query_lean: bool = True
+    args: list[str], models: dict[Path, OpenedModel] | None = None, options: ProjectOptions | None = None
 ) -> list[str] | str:
     """Lean files named, and the project modules under folders named (from the model the
-    project's store keeps, as `discover` and `plan` open it); or what is wrong. The models
-    opened for folders are kept in `models` (by root), for an engine to take over rather than
-    open them again; `query_lean`: as that engine will (not when it simulates)."""
+    project's store keeps, as `discover` and `plan` open it); or what is wrong. With `models`,
+    the models opened for folders (with `options`: the engine's `project_options()`) are left
+    there by root, unsaved, for that engine to take over and store with its plan."""
     files: list[str] = []
     opened_here = {} if models is None else models
+    how = options or ProjectOptions(workspace=WorkspaceOptions(query_lean_version=True))
     for arg in args:
         if (problem := missing(arg)) is not None:
             return problem
@@ -91,7 +93,7 @@ def select_files(
                 return search.diagnostics[-1].render()
             opened = opened_here.get(search.found.root)
             if opened is None:
-                found = open_project(path, ProjectOptions(workspace=WorkspaceOptions(query_lean_version=query_lean)))
+                found = open_project(path, how, save=models is None)
                 if not isinstance(found, OpenedModel):
                     return found.diagnostics[-1].render()
                 opened = opened_here[search.found.root] = found
@@ -195,12 +197,14 @@ async def target_for(
     engine_config: EngineConfig,
     daemon: Path | None,
     folders: list[Path],
-    models: Mapping[Path, OpenedModel] | None = None,
+    models: dict[Path, OpenedModel] | None = None,
 ) -> AsyncIterator[tuple[DaemonTarget | EngineTarget, str]]:
     """The shared daemon on `daemon` when one runs there (serving `folders`), else an engine of
     this process (taking over `models`, already opened)."""
     found = await connect_daemon(daemon, folders) if daemon is not None else None
     if found is not None:
+        if models is not None:
+            models.clear()  # the daemon has its own: these need not live through the run
         client, simulated = found
         finished = False
         try:
@@ -237,7 +241,7 @@ async def run_check(
     daemon: Path | None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
-    models: Mapping[Path, OpenedModel] | None = None,
+    models: dict[Path, OpenedModel] | None = None,
 ) -> CheckReport | EngineError:
     """`models`: the projects' models as `select_files` opened them, for this process's engine."""
     config = pool_for(engine_config, options)
@@ -338,7 +342,7 @@ def emit(o: FileOutcome, options: CheckOptions, out: TextIO, paint: Palette = PL
 def finish(report: CheckReport, options: CheckOptions, out: TextIO, err: TextIO) -> None:
     if options.output == "json":
         doc = {"files": [o.to_json() for o in report.outcomes], "summary": report.to_json()}
-        out.write(json_text(doc, indent=1) + "\n")
+        out.write(json_doc(doc))
     elif options.output == "jsonl":
         out.write(json_text({"summary": report.to_json()}) + "\n")
     if options.output == "text" or not options.quiet:

@@ -20,10 +20,8 @@ from .server import methods as m
 from .server.address import UnsafePath, default_socket
 from .server.bridge import start_daemon, wait_for_daemon
 from .server.client import AsyncDaemonClient, DaemonRequestError, project_roots
-from .terminal import display, fit, json_text, megabytes, plural, width, wrap
+from .terminal import EXIT_FAILED, EXIT_OK, display, fit, json_doc, megabytes, plural, width, wrap
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_NO_DAEMON = 3
 STOP_TIMEOUT = 10.0
 
@@ -126,8 +124,7 @@ def status_command(args: argparse.Namespace) -> int:
         return none_running(paths)
     if args.json:
         doc: Any = found[0][1] if len(found) == 1 else [{"socket": str(p), **s} for p, s in found]
-        sys.stdout.write(json_text(doc, indent=1))
-        sys.stdout.write("\n")
+        sys.stdout.write(json_doc(doc))
     else:
         print("\n".join(status_text(p, s, width(sys.stdout)) for p, s in found))
     return EXIT_OK

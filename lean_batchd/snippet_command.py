@@ -25,7 +25,7 @@ from .engine.config import EngineConfig
 from .engine.outcome import FileOutcome
 from .engine.values import EngineError
 from .lake.root import find_lake_root
-from .terminal import json_text, palette
+from .terminal import json_doc, json_text, palette
 
 ID_FIELDS = ("id", "custom_id")
 CODE_FIELDS = ("code", "proof")
@@ -206,7 +206,7 @@ async def run_snippets(
             "invalid": [bad.to_json() for bad in invalid],
             "summary": done.summary(),
         }
-        out.write(json_text(doc, indent=1) + "\n")
+        out.write(json_doc(doc))
     elif stream:
         out.write(json_text({"summary": done.summary()}) + "\n")
     if not options.quiet:

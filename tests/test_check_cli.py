@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from lean_batchd.testing.workload import generate_workload
 from tests.workers.conftest import process_table_stays_clean  # noqa: F401  (autouse: no leaked workers)
 
@@ -175,3 +177,20 @@ def test_check_says_what_the_configuration_says(demo: Path, tmp_path: Path) -> N
     )
     quiet = lean_batchd("check", str(project), *SIM, "--no-daemon", "-q")
     assert quiet.returncode == 0 and "dynamic-config" not in quiet.stderr
+
+
+def test_check_of_a_folder_opens_its_model_once(demo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing the folder's modules opens the model the engine then takes over, whether
+    `--simulate` is given or `--simulate=auto` decides it (found by a review: auto opened twice)."""
+    from lean_batchd import check_command
+    from lean_batchd.cli import main
+    from lean_batchd.engine import projects
+
+    opens: list[object] = []
+    for module in (check_command, projects):
+        real = module.open_project
+        monkeypatch.setattr(module, "open_project", lambda *a, _real=real, **k: opens.append(a) or _real(*a, **k))
+    for simulate in ("--simulate", "--simulate=auto"):
+        opens.clear()
+        assert main(["check", str(demo / "src"), simulate, "--sim-import-seconds", "0.05", "--no-daemon", "-q"]) == 0
+        assert len(opens) == 1, (simulate, opens)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..executors import ExecutorChoice
+from ..lake.project import ProjectOptions
+from ..lake.workspace import WorkspaceOptions
 from ..workers.pool import PoolConfig
 
 
@@ -31,3 +33,8 @@ class EngineConfig:
     """Answer a `check` from the project's store when nothing its outcome depends on changed."""
     executor: ExecutorChoice = field(default_factory=ExecutorChoice)
     """Where sessions run: the local pool, or Ray actors (`executors`)."""
+
+    def project_options(self) -> ProjectOptions:
+        """How the engine opens a project's model: asking `lean --version` only for real Lean. A
+        model a caller opened with these options can be handed to the engine (`Engine(models=)`)."""
+        return ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.simulated))

@@ -52,9 +52,9 @@ DiagnosticsListener = Callable[[Path, Mapping[str, FileDiagnostics]], None]
 
 
 class Engine:
-    def __init__(self, config: EngineConfig | None = None, models: Mapping[Path, OpenedModel] | None = None) -> None:
-        """`models`: projects' models a caller opened already (by root), taken over instead of
-        opened again when they were opened as this engine opens them."""
+    def __init__(self, config: EngineConfig | None = None, models: dict[Path, OpenedModel] | None = None) -> None:
+        """`models`: projects' models a caller opened already (by root) with the config's
+        `project_options()`: taken out of the mapping and over, instead of opened again."""
         self.config = config or EngineConfig()
         self.pool = WorkerPool(self.config.pool)
         self.executor = executor_for(self.config.executor, self.pool)

@@ -10,9 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..lake.project import ProjectOptions
 from ..lake.root import RootSearch, find_lake_root
-from ..lake.workspace import WorkspaceOptions
 from ..plan.planner import PlanConfig
 from ..store.models import OpenedModel, open_project, save_project
 from ..workers.locate import Located, ReplFound, find_repl
@@ -38,11 +36,12 @@ class OpenProjects:
         pool: WorkerPool,
         on_plan: Callable[[Path, PlanNews], None],
         on_diagnostics: Callable[[Path, Mapping[str, FileDiagnostics]], None],
-        models: Mapping[Path, OpenedModel] | None = None,
+        models: dict[Path, OpenedModel] | None = None,
     ) -> None:
         self.config = config
-        self._handed = dict(models or {}) if config.store else {}
-        """Models a caller opened already: taken over by the first open of their root."""
+        self._handed = models if models is not None and config.store else {}
+        """Models a caller opened already, taken out (the engine owns them then) by the first open
+        of their root."""
         self.pool = pool
         self._on_plan = on_plan
         self._on_diagnostics = on_diagnostics
@@ -114,8 +113,7 @@ class OpenProjects:
             repl = await asyncio.to_thread(find_repl, root, self.config.repl_setting)
             command = repl.command if isinstance(repl, ReplFound) else NO_REPL_COMMAND
         self._repl[root] = repl
-        options = ProjectOptions(workspace=WorkspaceOptions(query_lean_version=not self.config.simulated))
-
+        options = self.config.project_options()
         handed = self._handed.pop(root, None)
 
         def build() -> tuple[ManagedProject, str | None] | EngineError:

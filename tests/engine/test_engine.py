@@ -329,9 +329,11 @@ def test_an_engine_takes_over_a_model_opened_as_it_opens_them(demo: Path, monkey
         handed = opened(query_lean)
         opens.clear()
 
-        async def main() -> bool:
+        async def main(handed: OpenedModel) -> bool:
             engine = Engine(
-                EngineConfig(worker_command=simulated_repl_command(), simulated=True, watch=False, verify_interval=None),
+                EngineConfig(
+                    worker_command=simulated_repl_command(), simulated=True, watch=False, verify_interval=None
+                ),
                 {demo: handed},
             )
             try:
@@ -341,4 +343,4 @@ def test_an_engine_takes_over_a_model_opened_as_it_opens_them(demo: Path, monkey
             finally:
                 await engine.close()
 
-        assert asyncio.run(main()) is taken and len(opens) == (0 if taken else 1)
+        assert asyncio.run(main(handed)) is taken and len(opens) == (0 if taken else 1)
