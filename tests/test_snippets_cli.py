@@ -76,8 +76,8 @@ def test_headers_differing_in_order_or_modifiers_are_other_sessions(demo: Path) 
         "twice": "import Demo.Basic\nimport Demo.Basic\nimport Demo.Algebra\n#check 2",  # duplicates dropped
         "spaced": "import  Demo.Basic -- a comment\n\nimport Demo.Algebra\n#check 3",
         "swapped": "import Demo.Algebra\nimport Demo.Basic\n#check 4",
-        "public": "public import Demo.Basic\nimport Demo.Algebra\n#check 5",
-        "all": "import all Demo.Basic\nimport Demo.Algebra\n#check 6",
+        "public": "module\npublic import Demo.Basic\nimport Demo.Algebra\n#check 5",
+        "all": "module\nimport all Demo.Basic\nimport Demo.Algebra\n#check 6",
         "module": "module\nimport Demo.Basic\nimport Demo.Algebra\n#check 7",
     }
     stdin = jsonl(*({"id": k, "code": v} for k, v in codes.items()))
@@ -94,6 +94,12 @@ def test_headers_differing_in_order_or_modifiers_are_other_sessions(demo: Path) 
     assert ran["module"]["elaboration"]["path"] == "lean" and ran["plain"]["elaboration"]["path"] == "repl"
     assert lines(done.stdout)[-1]["summary"]["sessions"] == 5
     assert "7 snippets in 5 sessions (1 shared)" in done.stderr
+    refused = subprocess.run(  # `public` and `all` need `module` first: Lean refuses the header
+        [sys.executable, "-m", "lean_batchd", "check", "--snippets", "-", *SIM, "--no-daemon"],
+        input=jsonl({"id": "p", "code": "public import Demo.Basic\n#check 5"}),
+        capture_output=True, text=True, timeout=180, cwd=demo, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and outcomes(refused.stdout)["p"]["status"] == "header-failed"
 
 
 def test_snippets_share_the_daemons_warm_workers_and_match_a_private_run(demo: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from ..lake.artifacts import (
     olean_path,
     stale_artifacts,
 )
-from ..lake.diagnostics import Code, Severity
+from ..lake.diagnostics import Code, Diagnostic, Severity
 from ..lake.header import START
 from ..plan.elaboration import Elaboration, ElaborationPath, elaboration_of, option_plan
 from ..plan.work import ModuleWork
@@ -116,7 +117,7 @@ async def prepare_check(
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
     given = text is not None
     text = await managed.text_of(path, owner) if text is None else text
-    unresolved = await unresolved_imports(managed, path, text)
+    unresolved = await header_errors(managed, path, text)
     if unresolved:
         return FileOutcome(
             path=path,
@@ -175,16 +176,26 @@ async def finish_check(
     return outcome
 
 
-async def unresolved_imports(managed: ManagedProject, path: str, text: str) -> list[FileMessage]:
-    """The imports of `text`'s header that no package of the workspace provides, as Lake resolves
-    them (`LakeProject.buffer_diagnostics`): Lean cannot load them, so neither can a session. Not
-    while dependencies are missing from disk (those are warnings: `lake update` may bring them)."""
+HEADER_REFUSALS = frozenset({Code.UNRESOLVED_IMPORT, Code.HEADER_SYNTAX})
+"""What makes Lean refuse a header: an import it cannot find, or a header it cannot parse."""
+
+
+async def header_errors(managed: ManagedProject, path: str, text: str) -> list[FileMessage]:
+    """Why Lean would refuse `text`'s header: imports no package of the workspace provides, as
+    Lake resolves them (`LakeProject.buffer_diagnostics`), or a header that does not parse
+    (whose broken part a session's key would silently leave out). Unresolved imports are not
+    errors while dependencies are missing from disk (`lake update` may bring them)."""
     async with managed.lock:
         found = await model_thread(managed.project.buffer_diagnostics, path, text)
+    return header_messages(found, text)
+
+
+def header_messages(found: Iterable[Diagnostic], text: str) -> list[FileMessage]:
+    """The errors among `found` that make Lean refuse the header, as messages on `text`."""
     lines = text.split("\n")
     out = []
     for d in found:
-        if d.code is Code.UNRESOLVED_IMPORT and d.severity is Severity.ERROR and d.line is not None:
+        if d.code in HEADER_REFUSALS and d.severity is Severity.ERROR and d.line is not None:
             line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
             start = utf16(line, d.column or 0)
             out.append(FileMessage("error", Range(d.line - 1, start, d.line - 1, utf16(line, len(line))), d.message))

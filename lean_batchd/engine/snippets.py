@@ -35,11 +35,11 @@ from ..plan.keys import Profile, SessionKey, header_imports
 from ..plan.planner import DEFAULT_PROTOCOL, PlanConfig, session_key
 from ..plan.work import ModuleWork
 from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
-from .elaborate import check_file, lean_on_text
+from .elaborate import check_file, header_errors, header_messages, lean_on_text
 from .managed import ManagedProject, model_thread
-from .outcome import FileOutcome, outcome_of
+from .outcome import FileOutcome, FileStatus, outcome_of
 from .snapshot import Session
-from .values import EngineError, ErrorKind, RunResult
+from .values import EngineError, ErrorKind, FileMessage, RunResult
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -182,6 +182,12 @@ class Snippets:
                 self.engine, got.managed, got.session, got.path, timeout, build_check, None, results, text=code
             )
         elaboration = got.elaboration
+        refused = await self._refused(got, code)
+        if refused:
+            return FileOutcome(
+                path=got.path, module=None, status=FileStatus.HEADER_FAILED, session_key=got.key.digest,
+                messages=tuple(refused), simulated=self.engine.config.simulated, elaboration=elaboration,
+            )  # fmt: skip
         if elaboration.path is ElaborationPath.LEAN:
             command = self.engine.config.lean_command or BARE_LEAN_COMMAND
             result: RunResult | EngineError = await lean_on_text(
@@ -196,7 +202,7 @@ class Snippets:
     ) -> RunResult | EngineError:
         """`command` on the warm session of `header` (a header's text: `import A`...), as `run`
         runs a command in a file's session; positions are the command's own."""
-        got = await self.session(header, folder)
+        got = await self._accepted(header, folder)
         if isinstance(got, EngineError):
             return got
         at_start = replace(got.session, work=replace(got.session.work, header_end=START))
@@ -204,9 +210,28 @@ class Snippets:
 
     async def prewarm(self, header: str, folder: str | None) -> SnippetSession | EngineError:
         """Start the session of `header` in the background; returns at once."""
-        got = await self.session(header, folder)
+        got = await self._accepted(header, folder)
         if not isinstance(got, EngineError):
             self.engine.executor.prewarm(got.key, got.session.closure_size)  # where sessions run
+        return got
+
+    async def _refused(self, got: SnippetSession, code: str) -> list[FileMessage]:
+        """Why Lean would refuse `code`'s header (`elaborate.header_errors`); on the bare toolchain,
+        where no project says which modules exist, only a header that does not parse."""
+        if got.managed is not None:
+            return await header_errors(got.managed, got.path, code)
+        return header_messages(snippet_header(code).diagnostics, code)
+
+    async def _accepted(self, header: str, folder: str | None) -> SnippetSession | EngineError:
+        """The session of `header`, unless Lean would refuse the header: no session is started
+        for imports that cannot load (a header-failed error saying why)."""
+        got = await self.session(header, folder)
+        if isinstance(got, EngineError):
+            return got
+        refused = await self._refused(got, header)
+        if refused:
+            where = "; ".join(f"{m.range.start_line + 1}:{m.range.start_character}: {m.text}" for m in refused)
+            return EngineError(ErrorKind.HEADER_FAILED, f"Lean would refuse this header: {where}")
         return got
 
 

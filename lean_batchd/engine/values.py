@@ -22,6 +22,9 @@ class ErrorKind(StrEnum):
     WORKER = "worker"
     NO_DAEMON = "no-daemon"
     """The shared daemon went away while the command line was using it."""
+    HEADER_FAILED = "header-failed"
+    """A header given to run on names an import nothing provides, or does not parse: Lean
+    would refuse it, so no session is started for it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,3 +182,11 @@ def test_planned_agrees_with_naive_and_imports_each_header_once(tmp_path: Path) 
     assert sum(o.sorries for o in planned.outcomes) == len(range(0, 24, 7))
     assert naive_counters["spawns"] == 24
     assert planned_counters["spawns"] == 3
+
+
+def test_a_header_that_does_not_parse_fails_the_header_as_lean_would(demo: Path) -> None:
+    bad = demo / "src/Demo/Bad.lean"
+    bad.write_text("import Demo.Basic Demo.\n\ntheorem t : True := trivial\n")
+    got = check(simulated(), bad, build_check=False)
+    assert isinstance(got, FileOutcome) and got.status is FileStatus.HEADER_FAILED
+    assert all(m.severity == "error" and m.range.start_line == 0 for m in got.messages) and got.messages

@@ -92,3 +92,28 @@ def test_no_project_there_is_an_error_not_a_bare_session(tmp_path: Path) -> None
 
     got = with_engine(body)
     assert isinstance(got, EngineError) and str(got.kind) == "no-project"
+
+
+def test_a_header_lean_would_refuse_fails_and_starts_no_session(demo: Path) -> None:
+    """Found by a new-user tryout: snippets whose header did not parse came back `ok` (the broken
+    part silently left out of the session's imports), and `run` and `prewarm` with an import no
+    package provides started a session as if it could load."""
+    for code in ("import\n#eval 1", "import Demo.Basic Demo.\n#eval 1", "import 3Foo\n#eval 1"):
+        for folder in (demo, None):  # in the project, and on the bare toolchain
+            got = snippet(code, folder)
+            assert got.status is FileStatus.HEADER_FAILED and got.count("error") >= 1, (code, folder, got)
+    assert snippet("import Nope.Mod\n#eval 1", demo).status is FileStatus.HEADER_FAILED
+
+    async def body(engine: Engine) -> list[object]:
+        return [
+            await engine.snippets.run("import Nope.Mod", "#eval 1", str(demo)),
+            await engine.snippets.prewarm("import Demo.Basic\nimport", str(demo)),
+            await engine.snippets.run("import", "#eval 1", None),
+            engine.pool.counters["spawns"] + engine.pool.counters["prewarms"],
+        ]
+
+    *refused, started = with_engine(body)
+    assert all(isinstance(r, EngineError) and str(r.kind) == "header-failed" for r in refused), refused
+    assert "cannot resolve import Nope.Mod" in refused[0].message  # type: ignore[union-attr]
+    assert started == 0
+    assert snippet("import Demo.Basic\n#eval 1", demo).status is FileStatus.OK  # a sound header still runs
