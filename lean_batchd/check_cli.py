@@ -197,7 +197,7 @@ def check_snippets(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from .check_command import EXIT_NO_FILES, differences, run_bench
     from .engine.values import EngineError
-    from .snippet_command import SnippetInput, run_snippet_bench
+    from .snippet_command import SnippetInput, not_snippets, run_snippet_bench
 
     setup = snippet_setup(args) if args.snippets is not None else check_setup(args)
     if isinstance(setup, int):
@@ -209,6 +209,11 @@ def bench(args: argparse.Namespace) -> int:
         if not items.snippets:
             print("lean-batchd: no snippet to check", file=sys.stderr)
             return EXIT_NO_FILES
+        if items.invalid:
+            print(
+                f"lean-batchd: {not_snippets(len(items.invalid))}: skipped (`check --snippets` lists them)",
+                file=sys.stderr,
+            )
         pair = run_interruptible(run_snippet_bench(items.snippets, items.folder, options, config, sys.stderr))
         got = pair if isinstance(pair, EngineError) else (pair[0].report, pair[1].report)
         count = len(items.snippets)

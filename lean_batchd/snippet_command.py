@@ -25,7 +25,7 @@ from .engine.config import EngineConfig
 from .engine.outcome import FileOutcome
 from .engine.values import EngineError
 from .lake.root import find_lake_root
-from .terminal import json_doc, json_text, palette
+from .terminal import json_doc, json_text, palette, plural
 
 ID_FIELDS = ("id", "custom_id")
 CODE_FIELDS = ("code", "proof")
@@ -138,6 +138,10 @@ def snippet_input(source: str, project: str | None) -> SnippetInput | str:
     return SnippetInput(snippets, invalid, search.found.root if search.found is not None else None)
 
 
+def not_snippets(count: int) -> str:
+    return "1 input line was not a snippet" if count == 1 else f"{plural(count, 'input line')} were not snippets"
+
+
 def snippet_json(snippet: Snippet, outcome: FileOutcome) -> dict[str, object]:
     """A snippet's outcome line: its id and line, then a file outcome's fields but `path` and
     `module` (positions are the snippet's own: 0-based lines, UTF-16 columns, as LSP's)."""
@@ -211,7 +215,7 @@ async def run_snippets(
         out.write(json_text({"summary": done.summary()}) + "\n")
     if not options.quiet:
         if invalid:
-            err.write(f"lean-batchd: {len(invalid)} input lines were not snippets (see their JSONL lines)\n")
+            err.write(f"lean-batchd: {not_snippets(len(invalid))} (see their JSONL lines)\n")
         finish_summary(report, err, palette(err, options.color), "snippet")
     return done
 

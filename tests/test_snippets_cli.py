@@ -164,8 +164,10 @@ def test_bench_snippets_compares_a_fresh_worker_per_snippet_with_planned(demo: P
     source = tmp_path / "in.jsonl"
     headers = ["import Demo.Basic", "import Demo.Algebra"]
     source.write_text(jsonl(*({"id": i, "code": f"{headers[i % 2]}\ntheorem t{i} : True := sorry"} for i in range(8))))
+    source.write_text(source.read_text() + "{not json\n")  # said, not silently dropped (found by a tryout)
     done = lean_batchd("bench", "--snippets", str(source), *SIM, cwd=demo)
     assert done.returncode == 0, done.stderr
+    assert "lean-batchd: 1 input line was not a snippet: skipped" in done.stderr
     assert "8 snippets, jobs 2 [SIMULATED REPL: not Lean]" in done.stdout
     assert "naive (a fresh worker per snippet)" in done.stdout and "planned (2 warm sessions)" in done.stdout
     assert "outcomes: identical, snippet by snippet" in done.stdout
