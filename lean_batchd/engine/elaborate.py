@@ -117,17 +117,9 @@ async def prepare_check(
     elaboration = elaboration_of(key.is_module, key.options, key.toolchain)
     given = text is not None
     text = await managed.text_of(path, owner) if text is None else text
-    unresolved = await header_errors(managed, path, text)
-    if unresolved:
-        return FileOutcome(
-            path=path,
-            module=module,
-            status=FileStatus.HEADER_FAILED,
-            session_key=key.digest,
-            messages=tuple(unresolved),
-            simulated=engine.config.simulated,
-            elaboration=elaboration,
-        )
+    refused = await header_errors(managed, path, text)
+    if refused:
+        return header_failed(path, module, key.digest, refused, engine.config.simulated, elaboration)
     judged: str | None = None
     if build_check:
         status = await build_status(engine, managed, work)
@@ -188,6 +180,16 @@ async def header_errors(managed: ManagedProject, path: str, text: str) -> list[F
     async with managed.lock:
         found = await model_thread(managed.project.buffer_diagnostics, path, text)
     return header_messages(found, text)
+
+
+def header_failed(
+    path: str, module: str | None, key: str, refused: list[FileMessage], simulated: bool, elaboration: Elaboration
+) -> FileOutcome:
+    """The outcome of a file or snippet whose header Lean refuses: no session is started for it."""
+    return FileOutcome(
+        path=path, module=module, status=FileStatus.HEADER_FAILED, session_key=key, messages=tuple(refused),
+        simulated=simulated, elaboration=elaboration,
+    )  # fmt: skip
 
 
 def header_messages(found: Iterable[Diagnostic], text: str) -> list[FileMessage]:

@@ -35,9 +35,9 @@ from ..plan.keys import Profile, SessionKey, header_imports
 from ..plan.planner import DEFAULT_PROTOCOL, PlanConfig, session_key
 from ..plan.work import ModuleWork
 from ..workers.locate import Located, ReplFound, ReplMismatch, ReplNotFound, find_repl
-from .elaborate import check_file, header_errors, header_messages, lean_on_text
+from .elaborate import check_file, header_errors, header_failed, header_messages, lean_on_text
 from .managed import ManagedProject, model_thread
-from .outcome import FileOutcome, FileStatus, outcome_of
+from .outcome import FileOutcome, outcome_of
 from .snapshot import Session
 from .values import EngineError, ErrorKind, FileMessage, RunResult
 
@@ -184,10 +184,7 @@ class Snippets:
         elaboration = got.elaboration
         refused = await self._refused(got, code)
         if refused:
-            return FileOutcome(
-                path=got.path, module=None, status=FileStatus.HEADER_FAILED, session_key=got.key.digest,
-                messages=tuple(refused), simulated=self.engine.config.simulated, elaboration=elaboration,
-            )  # fmt: skip
+            return header_failed(got.path, None, got.key.digest, refused, self.engine.config.simulated, elaboration)
         if elaboration.path is ElaborationPath.LEAN:
             command = self.engine.config.lean_command or BARE_LEAN_COMMAND
             result: RunResult | EngineError = await lean_on_text(

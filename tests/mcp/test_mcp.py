@@ -125,6 +125,8 @@ async def test_bad_arguments_and_paths_get_typed_errors(demo: Path, tmp_path: Pa
             ("lean_prewarm", {"path": "notes.txt"}, "invalid-arguments"),
             ("lean_run", {"code": "#check 1", "header": "this is not a header"}, "invalid-arguments"),
             ("lean_prewarm", {"header": "import Demo.Basic\n#check 1"}, "invalid-arguments"),
+            ("lean_run", {"code": "#check 1", "header": "import Nonexistent.Mod"}, "header-failed"),
+            ("lean_prewarm", {"header": "import Nope", "wait": True}, "header-failed"),
             ("lean_plan", {"profile": "everything"}, "invalid-arguments"),
             ("lean_prewarm", {}, "invalid-arguments"),
         ]:
